@@ -1,0 +1,90 @@
+"""Human-readable summaries of a run and of the warehouse."""
+
+from typing import Any
+
+from dlt.pipeline.pipeline import Pipeline
+
+from .sync import SyncResult, resource_states
+
+SAMPLE_QUERY = """
+select c.name as campaign,
+       count(distinct e.id) as emails,
+       count(distinct e.lead) as leads_emailed,
+       min(e.timestamp_created) as first_email
+from {dataset}.campaigns c
+left join {dataset}.emails e on e.campaign_id = c.id
+group by c.name
+order by emails desc
+limit 5
+"""
+
+
+def summary(result: SyncResult) -> str:
+    lines = [f"sync finished in {result.slices} slice(s)"]
+    for name, stats in result.progress.resources.items():
+        lines.append(
+            f"  {name:<12} requests={stats.requests:<6} pages={stats.pages:<6} "
+            f"fetched={stats.rows_fetched:<8} written={result.rows_loaded.get(name, 0):<8} "
+            f"rejected={stats.rejected} retries={stats.retries}"
+        )
+    return "\n".join(lines)
+
+
+def _table_names(pipeline: Pipeline) -> list[str]:
+    schema = pipeline.default_schema if pipeline.default_schema_name else None
+    if schema is None:
+        return []
+    return sorted(name for name in schema.data_table_names() if name != "_dlt_pipeline_state")
+
+
+def table_counts(pipeline: Pipeline) -> str:
+    names = _table_names(pipeline)
+    if not names:
+        return "no tables loaded yet"
+    lines = [f"{'table':<45} rows"]
+    with pipeline.sql_client() as client:
+        for name in names:
+            qualified = client.make_qualified_table_name(name)
+            try:
+                count = client.execute_sql(f"select count(*) from {qualified}")[0][0]
+            except Exception:
+                continue  # declared in the schema but never created (no rows yet)
+            lines.append(f"{name:<45} {count}")
+    return "\n".join(lines)
+
+
+def sample_query(pipeline: Pipeline) -> str:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(SAMPLE_QUERY.format(dataset=client.fully_qualified_dataset_name()))
+    lines = ["top campaigns by emails:", f"  {'campaign':<40} {'emails':>7} {'leads':>6}  first email"]
+    lines += [f"  {str(r[0])[:40]:<40} {r[1]:>7} {r[2]:>6}  {r[3]}" for r in rows]
+    return "\n".join(lines)
+
+
+def _cursor_line(name: str, state: dict[str, Any]) -> str:
+    walk = state.get("walk")
+    parts = [f"mark={state.get('mark', '-')}"]
+    if walk:
+        parts.append(f"walk in progress, resumes after {walk.get('cursor')!r}")
+    return f"  {name:<12} " + ", ".join(parts)
+
+
+def status(pipeline: Pipeline) -> str:
+    if not pipeline.default_schema_name:
+        pipeline.sync_destination()
+    if not pipeline.default_schema_name:
+        return f"pipeline {pipeline.pipeline_name}: nothing loaded yet"
+    with pipeline.sql_client() as client:
+        loads = client.execute_sql(
+            f"select load_id, status, inserted_at from {client.make_qualified_table_name('_dlt_loads')} "
+            "order by inserted_at desc limit 1"
+        )
+    where = f"{pipeline.destination.destination_name}:{pipeline.dataset_name}"
+    lines = [f"pipeline {pipeline.pipeline_name} -> {where}"]
+    if loads:
+        load_id, load_status, inserted_at = loads[0]
+        lines.append(f"last load: {load_id} at {inserted_at} (status {load_status})")
+    lines.append(table_counts(pipeline))
+    lines.append("stored cursors:")
+    lines += [_cursor_line(name, state) for name, state in sorted(resource_states(pipeline).items())]
+    return "\n".join(lines)

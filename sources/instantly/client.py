@@ -1,0 +1,222 @@
+"""HTTP access to the Instantly API v2: auth, pacing, retries, error policy and cursor pagination.
+
+Error policy: 429, 5xx, timeouts, dropped connections and unreadable bodies are transient and retried with
+backoff (Retry-After honoured when present). 401/402/403 are the user's to fix and fail at once with what
+to change. A 200 whose body is an error object is an error, never "no data". Anything else fails with the
+status, the endpoint and a short excerpt of the body. The API key is never part of a message.
+"""
+
+import email.utils
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from . import settings
+from .endpoints import Endpoint, Pagination, RateClass
+from .errors import ApiError, AuthError, PaginationError, RetriesExhausted
+from .progress import ResourceStats
+from .ratelimit import WorkspaceLimiter
+
+_EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = settings.MAX_ATTEMPTS
+    backoff_base_seconds: float = settings.BACKOFF_BASE_SECONDS
+    backoff_max_seconds: float = settings.BACKOFF_MAX_SECONDS
+    timeout_seconds: float = settings.REQUEST_TIMEOUT_SECONDS
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.backoff_max_seconds)
+        backoff = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return backoff * random.uniform(0.8, 1.0)
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    server_time: datetime | None
+    contains_nul: bool
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class InstantlyClient:
+    """One HTTP connection pool; use as a context manager, one per resource walk."""
+
+    def __init__(self, base_url: str, api_key: str, limiter: WorkspaceLimiter, retry: RetryPolicy):
+        self._api_key = api_key
+        self._limiter = limiter
+        self._retry = retry
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": settings.USER_AGENT,
+                "Accept": "application/json",
+            },
+            timeout=retry.timeout_seconds,
+        )
+
+    def __enter__(self) -> "InstantlyClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.close()
+
+    def paginate(
+        self,
+        endpoint: Endpoint,
+        params: dict[str, Any],
+        start_cursor: str | None,
+        stats: ResourceStats,
+    ) -> Iterator[Page]:
+        """Follow `next_starting_after` from `start_cursor` to the end.
+
+        Stops on a missing cursor or an empty page (the last full page still carries a cursor); a cursor
+        seen before is an error, since following it would loop.
+        """
+        cursor = start_cursor
+        seen_cursors = {cursor} if cursor else set()
+        while True:
+            page = self.fetch_page(endpoint, params, cursor, stats)
+            if page.next_cursor and page.next_cursor in seen_cursors:
+                raise PaginationError(
+                    self._label(endpoint), None, f"the cursor {page.next_cursor!r} repeats; stopping"
+                )
+            stats.pages += 1
+            stats.rows_fetched += len(page.items)
+            if not page.items:
+                page.next_cursor = None
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+            seen_cursors.add(cursor)
+
+    def fetch_page(
+        self, endpoint: Endpoint, params: dict[str, Any], cursor: str | None, stats: ResourceStats
+    ) -> Page:
+        fields = {**endpoint.params, **params, "limit": endpoint.page_size}
+        if cursor:
+            fields["starting_after"] = cursor
+        if endpoint.pagination is Pagination.BODY:
+            response, body = self.request(endpoint, stats, json=fields)
+        else:
+            response, body = self.request(endpoint, stats, params=fields)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise ApiError(self._label(endpoint), response.status_code, "the answer has no `items` list")
+        return Page(
+            items=body["items"],
+            next_cursor=body.get("next_starting_after") or None,
+            server_time=_server_time(response),
+            contains_nul=b"\\u0000" in response.content,
+        )
+
+    def request(
+        self,
+        endpoint: Endpoint,
+        stats: ResourceStats,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> tuple[httpx.Response, Any]:
+        """Send one request with pacing and retries; return the response and its decoded JSON body."""
+        label = self._label(endpoint)
+        for attempt in range(1, self._retry.max_attempts + 1):
+            stats.seconds_waiting_for_rate_limit += self._limiter.workspace.acquire()
+            if endpoint.rate_class is RateClass.EMAILS:
+                stats.seconds_waiting_for_rate_limit += self._limiter.emails.acquire()
+            stats.requests += 1
+            try:
+                return self._send(endpoint, label, params, json)
+            except _Transient as transient:
+                if attempt == self._retry.max_attempts:
+                    raise RetriesExhausted(
+                        label, None, f"{self._scrub(str(transient))}; gave up after {attempt} attempts"
+                    ) from None
+                stats.retries += 1
+                time.sleep(self._retry.delay(attempt, transient.retry_after))
+        raise AssertionError("unreachable")
+
+    def _send(
+        self, endpoint: Endpoint, label: str, params: dict[str, Any] | None, json: dict[str, Any] | None
+    ) -> tuple[httpx.Response, Any]:
+        try:
+            response = self._http.request(endpoint.method, endpoint.path, params=params, json=json)
+        except httpx.TransportError as exc:  # timeouts, refused/dropped connections, truncated bodies
+            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}: {self._excerpt(response)}", _retry_after(response))
+        if status in (401, 402, 403):
+            raise AuthError(label, status, self._auth_advice(endpoint, response))
+        if status >= 400:
+            raise ApiError(label, status, self._excerpt(response))
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise _Transient(f"HTTP {status} with a body that is not JSON") from None
+        if isinstance(body, dict) and "error" in body and "items" not in body:
+            # Some endpoints answer 200 with an error object: that is a failure, not an empty result.
+            raise ApiError(label, status, f"answered with an error body: {self._scrub(str(body['error']))}")
+        return response, body
+
+    def _auth_advice(self, endpoint: Endpoint, response: httpx.Response) -> str:
+        status = response.status_code
+        if status == 401:
+            return (
+                "the API key was rejected. Set a valid key in SOURCES__INSTANTLY__API_KEY "
+                "or `api_key` under [sources.instantly] in .dlt/secrets.toml"
+            )
+        if status == 402:
+            return "the workspace has no active paid plan with API access"
+        if "html" in response.headers.get("content-type", ""):
+            return "blocked by the API's edge proxy (an HTML 403 page)"
+        return f"the API key lacks the scope for this endpoint; it needs one of: {', '.join(endpoint.scopes)}"
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        try:
+            body = orjson.loads(response.content)
+            text = body.get("message") or body.get("error") or response.text if isinstance(body, dict) else ""
+        except orjson.JSONDecodeError:
+            text = response.text
+        return self._scrub(str(text or response.reason_phrase)[:_EXCERPT_CHARS])
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    @staticmethod
+    def _label(endpoint: Endpoint) -> str:
+        return f"{endpoint.method} {endpoint.path} ({endpoint.name})"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, (parsed - datetime.now(UTC)).total_seconds()) if parsed else None
+
+
+def _server_time(response: httpx.Response) -> datetime | None:
+    value = response.headers.get("date")
+    try:
+        return email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None

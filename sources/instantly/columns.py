@@ -1,0 +1,46 @@
+"""dlt column hints derived from the spec's item schemas.
+
+Declaring types up front means a column exists (and has the right type) even while every item so far had
+it null or absent, and ISO strings land as timestamps rather than text.
+"""
+
+from typing import Any
+
+from .endpoints import Endpoint
+
+_SCALAR_TYPES = {"string": "text", "boolean": "bool", "integer": "bigint"}
+
+
+def _base_type(prop: dict[str, Any]) -> str | None:
+    declared = prop.get("type")
+    types = [declared] if isinstance(declared, str) else list(declared or [])
+    types = [t for t in types if t != "null"]
+    return types[0] if len(types) == 1 else None
+
+
+def is_timestamp(name: str, prop: dict[str, Any]) -> bool:
+    return _base_type(prop) == "string" and (
+        prop.get("format") == "date-time" or name.startswith("timestamp_")
+    )
+
+
+def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    hints: dict[str, dict[str, Any]] = {}
+    for name, prop in endpoint.item_schema.get("properties", {}).items():
+        base = _base_type(prop)
+        if name in endpoint.variables_fields:
+            data_type = "json"
+        elif is_timestamp(name, prop):
+            data_type = "timestamp"
+        elif base == "number" and prop.get("enum"):
+            data_type = "bigint"  # enum codes are integers even where the spec says "number"
+        else:
+            data_type = _SCALAR_TYPES.get(base or "")
+        if data_type:
+            hints[name] = {"name": name, "data_type": data_type, "nullable": name != endpoint.primary_key}
+    return hints
+
+
+def timestamp_fields(endpoint: Endpoint) -> tuple[str, ...]:
+    """Fields the API sometimes sends as "" where it means "no date"; they are cleaned to null."""
+    return tuple(n for n, p in endpoint.item_schema.get("properties", {}).items() if is_timestamp(n, p))
