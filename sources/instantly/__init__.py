@@ -117,6 +117,7 @@ def endpoint_resource(endpoint: Endpoint, walker: _Walker) -> DltResource:
         primary_key=endpoint.primary_key,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         columns=column_hints(endpoint),
+        parallelized=True,  # resources walk concurrently under the one shared rate limiter
     )
 
 

@@ -18,6 +18,22 @@ def _base_type(prop: dict[str, Any]) -> str | None:
     return types[0] if len(types) == 1 else None
 
 
+def is_json(name: str, prop: dict[str, Any]) -> bool:
+    """Free-form or often-null objects and lists stay one JSON column.
+
+    Objects with declared properties are flattened and lists of them become child tables; but a free-form
+    object (custom variables, audit metadata) would add a column per user-defined key, and a nullable one
+    is mostly absent, which leaves dlt nothing to infer its columns from.
+    """
+    declared = prop.get("type")
+    types = [declared] if isinstance(declared, str) else list(declared or [])
+    if not {"object", "array"} & set(types):
+        return False
+    free_form = "properties" not in prop and "properties" not in prop.get("items", {})
+    scalar_list = "array" in types and prop.get("items", {}).get("type") not in (None, "object")
+    return not scalar_list and (free_form or "null" in types or name.endswith("_json"))
+
+
 def is_timestamp(name: str, prop: dict[str, Any]) -> bool:
     return _base_type(prop) == "string" and (
         prop.get("format") == "date-time" or name.startswith("timestamp_")
@@ -28,12 +44,14 @@ def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
     hints: dict[str, dict[str, Any]] = {}
     for name, prop in endpoint.item_schema.get("properties", {}).items():
         base = _base_type(prop)
-        if name in endpoint.variables_fields:
+        if name in endpoint.variables_fields or is_json(name, prop):
             data_type = "json"
         elif is_timestamp(name, prop):
             data_type = "timestamp"
         elif base == "number" and prop.get("enum"):
             data_type = "bigint"  # enum codes are integers even where the spec says "number"
+        elif base == "number" and "null" in prop.get("type", []):
+            data_type = "double"  # often null: declare it, or the column waits for a value to appear
         else:
             data_type = _SCALAR_TYPES.get(base or "")
         if data_type:
