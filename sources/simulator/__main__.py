@@ -1,0 +1,47 @@
+"""Serve a simulated workspace until Ctrl-C.
+
+python -m sources.simulator --port 8787 --seed 1 --leads 100000 --rate-limits on
+"""
+
+import argparse
+
+from .limits import RateLimits
+from .registry import ENTITIES
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sources.simulator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--api-key", default="sim-key")
+    parser.add_argument("--rate-limits", choices=("on", "off"), default="on")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="60 = a minute of API time per second")
+    parser.add_argument("--retry-after", action="store_true", help="send Retry-After with 429s")
+    for name in ENTITIES:
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            dest=name,
+            metavar="N",
+            help=f"number of {name} (default {ENTITIES[name].default_size})",
+        )
+    args = parser.parse_args(argv)
+    sizes = {name: getattr(args, name) for name in ENTITIES if getattr(args, name) is not None}
+    limits = (
+        RateLimits(time_scale=args.time_scale, retry_after=args.retry_after)
+        if args.rate_limits == "on"
+        else None
+    )
+    serve(
+        port=args.port, seed=args.seed, sizes=sizes, rate_limits=limits, api_key=args.api_key, host=args.host
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""The simulated list endpoints: one declarative ``Entity`` entry each.
+
+Everything the spec already says (item schema, ``limit`` bounds, accepted scopes, parameter types) is
+read from the vendored OpenAPI document through ``sources.instantly.spec``; an entry only adds what the
+spec cannot express: which field is the key, how items are ordered, what the cursor means, which request
+parameters filter what, and optional realism hooks. Adding a list endpoint is one more entry here.
+"""
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sources.instantly import spec
+
+from . import filters, realism
+from .filters import Predicate
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A request parameter that narrows a list.
+
+    ``op``: ``eq`` / ``ne`` (item[field] equals the value), ``any_of`` (comma-separated values),
+    ``contains`` (case-insensitive substring of any of ``fields``), ``in`` / ``not_in`` (value is a list),
+    ``truthy`` (bool: the field is set and true/non-zero, or not), ``since`` / ``until`` (inclusive
+    instants; a bare date means the whole day), ``before`` (exclusive instant), ``custom``
+    (``build(value) -> predicate``).
+    Time ops apply to the entity's ``time_field`` and narrow by binary search, not by scanning.
+    """
+
+    param: str
+    op: Literal[
+        "eq", "ne", "any_of", "contains", "in", "not_in", "truthy", "since", "until", "before", "custom"
+    ] = "eq"
+    field: str | None = None
+    fields: tuple[str, ...] = ()
+    build: Callable[[Any], Predicate] | None = None
+
+    @property
+    def target(self) -> str:
+        return self.field or self.param
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One list endpoint of the API and the items behind it.
+
+    - ``name``, ``path``, ``method``: the endpoint; its item schema, ``limit`` bounds, scopes and
+      parameter types come from the spec operation.
+    - ``key_field``: the primary key (``email`` for accounts); ``key_of(world, index)`` computes keys
+      that are not generated ids.
+    - ``time_field``: creation instant; items are generated in its order (strictly increasing).
+    - ``order``: default serving order by creation; ``sort_param`` names the parameter that flips it.
+    - ``cursor``: what ``next_starting_after`` holds: ``id`` (last item's key), ``timestamp_email``
+      (accounts), ``timestamp`` (lead lists, lead labels).
+    - ``params_in``: ``query`` or ``body`` (leads: limit, cursor and filters in the JSON body).
+    - ``filters``: request parameters that narrow the list; ``views``: flags that change how items
+      look (``preview_only``); ``hidden_unless``: fields served only with a flag (``include_tags``).
+    - ``default_size``, ``span_days``: data volume and time spread; ``legacy_fraction``: share of the
+      oldest items with random v4 ids (leads created before 2025-10-15).
+    - ``rate_bucket``: an extra per-minute limit (``RateLimits.<bucket>_per_minute``).
+    - ``shape(schema) -> shape(item, rng, ctx)``: realism beyond the generic generator, which skips
+      ``owned_fields``; ``mutate``: plausible changes for ``World.update``.
+    """
+
+    name: str
+    path: str
+    method: Literal["GET", "POST"] = "GET"
+    key_field: str = "id"
+    time_field: str = "timestamp_created"
+    order: Literal["asc", "desc"] = "asc"
+    sort_param: str | None = None
+    cursor: Literal["id", "timestamp_email", "timestamp"] = "id"
+    params_in: Literal["query", "body"] = "query"
+    filters: tuple[Filter, ...] = ()
+    views: tuple[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]], ...] = ()
+    hidden_unless: tuple[tuple[str, str], ...] = ()
+    default_size: int = 10
+    span_days: int = 180
+    legacy_fraction: float = 0.0
+    rate_bucket: str | None = None
+    owned_fields: frozenset[str] = frozenset()
+    shape: Callable[[dict[str, Any]], realism.Shape] | None = None
+    mutate: realism.Mutate | None = None
+    key_of: Callable[[Any, int], str] | None = None
+
+    def present(self, item: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """The item as served for these request parameters (``views`` and ``hidden_unless`` applied)."""
+        for name, flag in self.hidden_unless:
+            if name in item and not params.get(flag):
+                item = {k: v for k, v in item.items() if k != name}
+        for flag, view in self.views:
+            if params.get(flag):
+                item = view(item)
+        return item
+
+    @functools.cached_property
+    def item_schema(self) -> dict[str, Any]:
+        return spec.list_item_schema(self.path, self.method)
+
+    @functools.cached_property
+    def limit_bounds(self) -> tuple[int, int]:
+        return spec.limit_bounds(self.path, self.method)
+
+    @functools.cached_property
+    def scopes(self) -> frozenset[str]:
+        return operation_scopes(self.path, self.method)
+
+
+def operation_scopes(path: str, method: str) -> frozenset[str]:
+    """The scopes the spec's operation description accepts; empty when it names none (any key works)."""
+    description = spec.operation(path, method).get("description", "")
+    found = re.search(r"Requires one of the following scopes:(.*)", description)
+    return frozenset(re.findall(r"`([^`]+)`", found.group(1))) if found else frozenset()
+
+
+ENTITIES: dict[str, Entity] = {
+    entity.name: entity
+    for entity in (
+        Entity(
+            name="campaigns",
+            path="/api/v2/campaigns",
+            default_size=5,
+            filters=(
+                Filter("search", "contains", fields=("name",)),
+                Filter("status", "eq"),
+                Filter("exclude_status", "ne", field="status"),
+                Filter("ai_sales_agent_id", "eq", field="ai_sdr_id"),
+            ),
+            owned_fields=frozenset(
+                {"name", "sequences", "campaign_schedule", "email_list", "timestamp_updated"}
+            ),
+            shape=realism.campaign_shape,
+            mutate=realism.campaign_mutate,
+        ),
+        Entity(
+            name="accounts",
+            path="/api/v2/accounts",
+            key_field="email",
+            cursor="timestamp_email",
+            default_size=12,
+            filters=(
+                Filter("search", "contains", fields=("email", "first_name", "last_name")),
+                Filter("status", "eq"),
+                Filter("provider_code", "eq"),
+            ),
+            hidden_unless=(("tags", "include_tags"),),
+            owned_fields=frozenset(
+                {"first_name", "last_name", "warmup", "status_message", "timestamp_updated"}
+            ),
+            shape=realism.account_shape,
+            mutate=realism.account_mutate,
+            key_of=realism.account_key,
+        ),
+        Entity(
+            name="leads",
+            path="/api/v2/leads/list",
+            method="POST",
+            params_in="body",
+            default_size=200,
+            legacy_fraction=0.1,
+            filters=(
+                Filter("search", "contains", fields=("first_name", "last_name", "email")),
+                Filter("campaign", "eq"),
+                Filter("list_id", "eq"),
+                Filter("in_campaign", "truthy", field="campaign"),
+                Filter("in_list", "truthy", field="list_id"),
+                Filter("ids", "in", field="id"),
+                Filter("excluded_ids", "not_in", field="id"),
+                Filter("contacts", "in", field="email"),
+                Filter("filter", "custom", build=filters.lead_filter),
+            ),
+            owned_fields=frozenset(
+                {
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "company_name",
+                    "company_domain",
+                    "website",
+                    "campaign",
+                    "list_id",
+                    "payload",
+                    "timestamp_last_contact",
+                    "status_summary",
+                    "timestamp_updated",
+                }
+            ),
+            shape=realism.lead_shape,
+            mutate=realism.lead_mutate,
+        ),
+        Entity(
+            name="emails",
+            path="/api/v2/emails",
+            order="desc",
+            sort_param="sort_order",
+            default_size=100,
+            span_days=150,
+            rate_bucket="emails",
+            filters=(
+                Filter("min_timestamp_created", "since"),
+                Filter("max_timestamp_created", "before"),
+                Filter("campaign_id", "eq"),
+                Filter("list_id", "eq"),
+                Filter("lead", "eq"),
+                Filter("i_status", "eq"),
+                Filter("is_unread", "truthy"),
+                Filter("eaccount", "custom", build=filters.eaccounts),
+                Filter("search", "custom", build=filters.emails_search),
+                Filter("email_type", "custom", build=filters.email_type),
+            ),
+            views=(("preview_only", realism.email_preview),),
+            owned_fields=frozenset(
+                {
+                    "subject",
+                    "body",
+                    "content_preview",
+                    "campaign_id",
+                    "lead",
+                    "lead_id",
+                    "eaccount",
+                    "from_address_email",
+                    "to_address_email_list",
+                    "thread_id",
+                    "message_id",
+                    "timestamp_email",
+                }
+            ),
+            shape=realism.email_shape,
+            mutate=realism.email_mutate,
+        ),
+        Entity(
+            name="audit_logs",
+            path="/api/v2/audit-logs",
+            time_field="timestamp",
+            order="desc",
+            default_size=50,
+            filters=(
+                Filter("start_date", "since"),
+                Filter("end_date", "until"),
+                Filter("activity_type", "eq"),
+                Filter("search", "contains", fields=("user_name", "ip_address", "user_agent")),
+            ),
+            owned_fields=frozenset({"user_id", "user_name", "audit_metadata"}),
+            shape=realism.audit_shape,
+        ),
+    )
+}
+
+WORKSPACE_PATH = "/api/v2/workspaces/current"
+
+ROUTES: dict[tuple[str, str], Entity] = {(entity.method, entity.path): entity for entity in ENTITIES.values()}
+
+
+def register(entity: Entity) -> Entity:
+    """Add (or replace) a simulated list endpoint; worlds created afterwards hold its items."""
+    ENTITIES[entity.name] = entity
+    ROUTES[(entity.method, entity.path)] = entity
+    return entity
+
+
+def workspace_schema() -> dict[str, Any]:
+    response = spec.operation(WORKSPACE_PATH, "get")["responses"]["200"]["content"]["application/json"]
+    return spec.resolve(response["schema"])

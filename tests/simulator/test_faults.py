@@ -1,0 +1,114 @@
+"""Injected faults: each kind behaves as its name says, and fires exactly when told to."""
+
+import time
+
+import httpx
+import orjson
+import pytest
+
+from sources.simulator import Fault
+
+from .conftest import LEADS, get_page
+
+SERVER_ERROR = {
+    "statusCode": 500,
+    "error": "Internal Server Error",
+    "message": "Internal Server Error (simulated fault)",
+}
+
+
+def test_each_fault_kind(api, sim, sim_world):
+    path = "/api/v2/campaigns"
+    expectations = {
+        "status": lambda r: r.status_code == 500 and r.json() == SERVER_ERROR,
+        "rate_limit": lambda r: r.status_code == 429 and r.json()["error"] == "Too Many Requests",
+        "invalid_json": lambda r: r.status_code == 200 and _not_json(r.content),
+        "error_200": lambda r: r.status_code == 200 and r.json() == {"error": "ACC_AUTH_ERROR"},
+    }
+    for kind, expected in expectations.items():
+        sim.faults.add(Fault(path=path, kind=kind, times=1))
+        assert expected(api.get(path)), kind
+        assert get_page(api, path)["items"], f"{kind} should fire once only"
+    for kind in ("drop", "truncate"):
+        sim.faults.add(Fault(path=path, kind=kind, times=1))
+        with pytest.raises(httpx.TransportError):
+            api.get(path)
+        assert get_page(api, path)["items"]
+    assert [r.fault for r in sim.requests if r.fault] == [*expectations, "drop", "truncate"]
+
+
+def _not_json(content: bytes) -> bool:
+    try:
+        orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+def test_status_fault_takes_any_status_and_retry_after(api, sim):
+    sim.faults.add(Fault(path=LEADS, kind="status", status=503, retry_after=2, times=1))
+    response = api.post(LEADS, json={})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["error"] == "Service Unavailable"
+
+
+def test_rate_limit_fault_may_carry_retry_after(api, sim):
+    sim.faults.add(Fault(path=LEADS, kind="rate_limit", retry_after=3, times=1))
+    response = api.post(LEADS, json={})
+    assert (response.status_code, response.headers["retry-after"]) == (429, "3")
+
+
+def test_slow_fault_delays_a_normal_answer(api, sim):
+    sim.faults.add(Fault(path="/api/v2/campaigns", kind="slow", delay=0.3, times=1))
+    started = time.perf_counter()
+    assert get_page(api, "/api/v2/campaigns")["items"]
+    assert time.perf_counter() - started >= 0.3
+
+
+def test_repeat_item_fault_starts_the_page_with_the_previous_pages_last_item(api, sim, sim_world):
+    first = get_page(api, LEADS, limit=10)
+    sim.faults.add(Fault(path=LEADS, kind="repeat_item", times=1))
+    second = get_page(api, LEADS, limit=10, starting_after=first["next_starting_after"])
+    third = get_page(api, LEADS, limit=10, starting_after=second["next_starting_after"])
+    ids = sim_world.ids("leads")
+    assert [lead["id"] for lead in second["items"]] == ids[9:19]
+    assert [lead["id"] for lead in third["items"]] == ids[19:29]
+
+
+def test_times_and_after_requests_choose_which_requests_fail(api, sim):
+    sim.faults.add(Fault(path="/api/v2/campaigns", kind="status", times=2, after_requests=1))
+    assert [api.get("/api/v2/campaigns").status_code for _ in range(5)] == [200, 500, 500, 200, 200]
+
+
+def test_probability_is_seeded_and_repeatable(api, sim):
+    def run() -> list[int]:
+        sim.faults.clear()
+        sim.faults.add(Fault(path="/api/v2/campaigns", kind="status", probability=0.5, seed=4))
+        return [api.get("/api/v2/campaigns").status_code for _ in range(20)]
+
+    first = run()
+    assert first == run()
+    assert 500 in first and 200 in first
+
+
+def test_fault_only_hits_its_path_and_clear_removes_it(api, sim):
+    sim.faults.add(Fault(path=LEADS, kind="status"))
+    assert api.get("/api/v2/campaigns").status_code == 200
+    assert api.post(LEADS, json={}).status_code == 500
+    sim.faults.clear()
+    assert api.post(LEADS, json={}).status_code == 200
+
+
+def test_a_fault_added_again_starts_counting_afresh(api, sim):
+    fault = Fault(path="/api/v2/campaigns", kind="status", times=1)
+    for _ in range(2):
+        sim.faults.clear()
+        sim.faults.add(fault)
+        assert [api.get("/api/v2/campaigns").status_code for _ in range(2)] == [500, 200]
+    assert (fault.seen, fault.fired) == (2, 1)
+
+
+def test_unknown_fault_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        Fault(kind="explode")
