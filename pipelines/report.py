@@ -41,7 +41,8 @@ def table_counts(pipeline: Pipeline) -> str:
     names = _table_names(pipeline)
     if not names:
         return "no tables loaded yet"
-    lines = [f"{'table':<45} rows"]
+    width = max(len(name) for name in names) + 2
+    lines = [f"{'table':<{width}} rows"]
     with pipeline.sql_client() as client:
         for name in names:
             qualified = client.make_qualified_table_name(name)
@@ -49,7 +50,7 @@ def table_counts(pipeline: Pipeline) -> str:
                 count = client.execute_sql(f"select count(*) from {qualified}")[0][0]
             except Exception:
                 continue  # declared in the schema but never created (no rows yet)
-            lines.append(f"{name:<45} {count}")
+            lines.append(f"{name:<{width}} {count}")
     return "\n".join(lines)
 
 

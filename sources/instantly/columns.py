@@ -35,9 +35,9 @@ def is_json(name: str, prop: dict[str, Any]) -> bool:
 
 
 def is_timestamp(name: str, prop: dict[str, Any]) -> bool:
-    return _base_type(prop) == "string" and (
-        prop.get("format") == "date-time" or name.startswith("timestamp_")
-    )
+    if _base_type(prop) != "string" or prop.get("format") == "date":
+        return False
+    return prop.get("format") == "date-time" or name.startswith("timestamp_")
 
 
 def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:

@@ -75,7 +75,12 @@ class Endpoint:
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="campaigns", path="/api/v2/campaigns"),
-    Endpoint(name="accounts", path="/api/v2/accounts", primary_key="email"),
+    Endpoint(
+        name="accounts",
+        path="/api/v2/accounts",
+        primary_key="email",
+        params=MappingProxyType({"include_tags": "true"}),  # without it the API leaves tags out
+    ),
     Endpoint(
         name="leads",
         path="/api/v2/leads/list",

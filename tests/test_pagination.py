@@ -1,0 +1,70 @@
+"""Cursor pagination as NOTES.md describes it: always a limit, the biggest allowed; cursors from the API."""
+
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Pagination
+from sources.simulator import Simulator, World
+
+LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
+
+
+def _sent_fields(record) -> dict:
+    return record.body if record.path == LEADS_PATH else record.query
+
+
+def test_every_request_sends_the_largest_limit_the_endpoint_allows(duckdb_warehouse, simulator):
+    duckdb_warehouse.sync()
+    by_path = {e.path: e for e in ENDPOINTS}
+    assert simulator.requests
+    for record in simulator.requests:
+        assert int(_sent_fields(record)["limit"]) == by_path[record.path].page_size
+
+
+def test_leads_cursor_travels_in_the_json_body_never_the_query_string(duckdb_warehouse, simulator):
+    duckdb_warehouse.sync(resources=["leads"])
+    leads_requests = simulator.requests_to(LEADS_PATH)
+    assert len(leads_requests) == 3  # 230 leads: 100 + 100 + 30 (a short page carries no cursor)
+    assert [("starting_after" in r.body) for r in leads_requests] == [False, True, True]
+    assert all("starting_after" not in r.query and "limit" not in r.query for r in leads_requests)
+
+
+def test_each_page_asks_for_the_cursor_the_previous_page_returned(duckdb_warehouse, simulator, world):
+    duckdb_warehouse.sync(resources=["accounts"])
+    accounts = sorted(world.items("accounts"), key=lambda a: (a["timestamp_created"], a["email"]))
+    # 7 accounts fit one page of 100: one request, no cursor
+    assert [r.query.get("starting_after") for r in simulator.requests_to("/api/v2/accounts")] == [None]
+    assert duckdb_warehouse.keys("accounts", "email") == sorted(a["email"] for a in accounts)
+
+
+def test_empty_workspace_loads_nothing_with_one_request_per_resource(tmp_path):
+    empty = World(
+        seed=3, sizes={name: 0 for name in ("campaigns", "accounts", "leads", "emails", "audit_logs")}
+    )
+    with Simulator(empty) as simulator:
+        from tests.conftest import _duckdb_warehouse
+
+        result = _duckdb_warehouse(tmp_path, simulator).sync()
+        assert len(simulator.requests) == len(ENDPOINTS)
+    assert result.rows_loaded == {}
+
+
+def test_exact_page_multiple_stops_on_the_empty_page_after_the_last_full_one(tmp_path):
+    world = World(seed=5, sizes={"leads": 200, "campaigns": 1, "accounts": 1, "emails": 0, "audit_logs": 0})
+    with Simulator(world) as simulator:
+        from tests.conftest import _duckdb_warehouse
+
+        warehouse = _duckdb_warehouse(tmp_path, simulator)
+        warehouse.sync(resources=["leads"])
+        statuses = [len(r.body) for r in simulator.requests_to(LEADS_PATH)]
+        assert len(statuses) == 3  # full, full (still with a cursor), empty
+        assert warehouse.count("leads") == 200
+
+
+def test_legacy_leads_served_out_of_id_order_are_all_loaded(duckdb_warehouse, world):
+    ids = world.ids("leads")
+    assert ids != sorted(ids), "the simulator should serve some legacy leads out of id order"
+    duckdb_warehouse.sync(resources=["leads"])
+    assert duckdb_warehouse.keys("leads") == sorted(ids)
+
+
+def test_body_pagination_is_declared_only_for_post_endpoints():
+    for endpoint in ENDPOINTS:
+        assert (endpoint.pagination is Pagination.BODY) == (endpoint.method == "POST")
