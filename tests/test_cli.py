@@ -126,3 +126,10 @@ def test_duckdb_file_named_like_the_dataset_is_refused_before_any_request(tmp_pa
     assert done.returncode == 2
     assert "share a name" in done.stderr
     assert simulator.requests == []
+
+
+def test_workspace_without_a_paid_plan_exits_3_saying_so(tmp_path, cli_env, world):
+    world.plan_active = False
+    done = run_cli(*_run_args(tmp_path, "--resources", "campaigns"), env=cli_env, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "no active paid plan" in done.stderr

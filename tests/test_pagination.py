@@ -1,7 +1,10 @@
 """Cursor pagination as NOTES.md describes it: always a limit, the biggest allowed; cursors from the API."""
 
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Pagination
-from sources.simulator import Simulator, World
+from sources.simulator import Fault, Simulator, World
 
 LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
 
@@ -68,3 +71,20 @@ def test_legacy_leads_served_out_of_id_order_are_all_loaded(duckdb_warehouse, wo
 def test_body_pagination_is_declared_only_for_post_endpoints():
     for endpoint in ENDPOINTS:
         assert (endpoint.pagination is Pagination.BODY) == (endpoint.method == "POST")
+
+
+def test_a_cursor_that_repeats_is_an_error_not_an_endless_loop(duckdb_warehouse, simulator, world):
+    first_page = sorted(world.items("leads"), key=lambda lead: world.ids("leads").index(lead["id"]))[:100]
+    repeated = first_page[-1]["id"]
+    simulator.faults.add(
+        Fault(
+            path=LEADS_PATH,
+            kind="error_200",
+            after_requests=1,
+            body={"items": first_page[-1:], "next_starting_after": repeated},
+        )
+    )
+    with pytest.raises(PipelineStepFailed) as excinfo:
+        duckdb_warehouse.sync(resources=["leads"])
+    assert "repeats" in str(excinfo.value)
+    assert len(simulator.requests_to(LEADS_PATH)) == 2
