@@ -51,15 +51,21 @@ class ItemPreparer:
         """Split a page into loadable items (cleaned in place) and `_rejected` rows."""
         if contains_nul:
             items = strip_nul(items)
-        key = self.endpoint.primary_key
         good: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []
         for item in items:
             if not isinstance(item, dict):
                 rejected.append(self._rejected(item, "the item is not a JSON object"))
                 continue
-            if item.get(key) in (None, ""):
-                rejected.append(self._rejected(item, f"the item has no `{key}`, the table's key"))
+            for name in self.endpoint.drop_fields:
+                item.pop(name, None)
+            if self.endpoint.null_key_value is not None:
+                for name in self.endpoint.key_fields:
+                    if item.get(name) is None:
+                        item[name] = self.endpoint.null_key_value
+            missing = [name for name in self.endpoint.key_fields if item.get(name) in (None, "")]
+            if missing:
+                rejected.append(self._rejected(item, f"the item has no `{missing[0]}`, part of the table's key"))
                 continue
             for name in self._timestamps:
                 if item.get(name) == "":
