@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
     CONFIG = 2  # bad flags or configuration, found before any data moved
     AUTH = 3  # 401/402/403: the key, plan or scope must be fixed
     LOCKED = 4  # another sync holds the lock
+    PARTIAL = 5  # the sync finished, but some resources were skipped (the key lacks their scope)
     INTERRUPTED = 130
 
 
@@ -90,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result = run_sync(options)
     print(report.summary(result))
-    return ExitCode.OK
+    return ExitCode.PARTIAL if result.progress.skipped() else ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

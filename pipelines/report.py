@@ -20,8 +20,13 @@ limit 5
 
 
 def summary(result: SyncResult) -> str:
-    lines = [f"sync finished in {result.slices} slice(s)"]
+    skipped = result.progress.skipped()
+    partial = f"; PARTIAL: {len(skipped)} resource(s) skipped" if skipped else ""
+    lines = [f"sync finished in {result.slices} slice(s){partial}"]
     for name, stats in result.progress.resources.items():
+        if stats.skipped:
+            lines.append(f"  {name:<12} SKIPPED: {stats.skipped}")
+            continue
         lines.append(
             f"  {name:<12} requests={stats.requests:<6} pages={stats.pages:<6} "
             f"fetched={stats.rows_fetched:<8} written={result.rows_loaded.get(name, 0):<8} "

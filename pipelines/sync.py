@@ -16,7 +16,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from destinations import Target
 from sources.instantly import instantly_source, walk_in_progress
-from sources.instantly.endpoints import select
+from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
 from sources.instantly.progress import ProgressReporter, RunProgress
 
@@ -61,7 +61,7 @@ def resource_states(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
 
 def run_sync(options: SyncOptions) -> SyncResult:
     options.target.validate()
-    names = [e.name for e in _selected(options.resources)]
+    names = list(_selected(options.resources))
     progress = RunProgress()
     build_source = _source_builder(options, progress)
     build_source(names)  # resolves and checks the configuration before anything moves
@@ -80,13 +80,13 @@ def run_sync(options: SyncOptions) -> SyncResult:
             refresh = None
             _record(pipeline, info, result)
             states = resource_states(pipeline)
-            names = [n for n in names if walk_in_progress(states.get(n, {}))]
+            names = [n for n in names if walk_in_progress(states.get(n, {})) and not progress.of(n).skipped]
     return result
 
 
 def _selected(resources: list[str] | None):
     try:
-        return select(resources)
+        return check_resource_names(resources)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

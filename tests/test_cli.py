@@ -77,12 +77,14 @@ def test_unknown_resource_exits_2_naming_the_known_ones(tmp_path, cli_env):
     assert "leeds" in done.stderr and "campaigns" in done.stderr
 
 
-def test_key_without_the_scope_exits_3_naming_the_scope(tmp_path, cli_env, simulator, world):
+def test_key_lacking_one_scope_gives_a_partial_sync_exiting_5(tmp_path, cli_env, simulator, world):
     simulator.add_key("campaigns-only-key", world, scopes=("campaigns:read",))
     env = {**cli_env, "SOURCES__INSTANTLY__API_KEY": "campaigns-only-key"}
-    done = run_cli(*_run_args(tmp_path, "--resources", "leads"), env=env, cwd=tmp_path)
-    assert done.returncode == 3
-    assert "leads:read" in done.stderr
+    done = run_cli(*_run_args(tmp_path, "--resources", "campaigns,leads"), env=env, cwd=tmp_path)
+    assert done.returncode == 5, done.stderr
+    assert "PARTIAL" in done.stdout
+    assert "leads" in done.stdout and "leads:read" in done.stdout
+    assert "skipping leads" in done.stderr
 
 
 def test_a_fault_that_does_not_clear_exits_1_naming_the_endpoint(tmp_path, cli_env, simulator):

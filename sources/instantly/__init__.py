@@ -1,22 +1,21 @@
 """The Instantly API v2 dlt source: one resource per entry of the endpoint table, all built the same way."""
 
-import time
-from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 from dlt.extract import DltResource
 
 from . import settings
-from .client import InstantlyClient, RetryPolicy
+from .client import RetryPolicy
 from .columns import column_hints
-from .endpoints import ENDPOINTS, Endpoint, select
+from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
 from .errors import ConfigError
-from .items import REJECTED_TABLE, ItemPreparer
+from .labels import enum_label_rows
 from .progress import RunProgress
 from .ratelimit import RateLimits, limiter_for
-from .walks import Walk, parse_time
+from .resources import FetchConfig, Fetcher
+from .walks import parse_time
 
 __all__ = ["ENDPOINTS", "instantly_source", "walk_in_progress"]
 
@@ -29,6 +28,7 @@ def instantly_source(
     start_date: str = settings.DEFAULT_START_DATE,
     overlap_seconds: float = settings.OVERLAP_SECONDS,
     checkpoint_seconds: float = settings.CHECKPOINT_SECONDS,
+    analytics_trailing_days: int = settings.ANALYTICS_TRAILING_DAYS,
     max_requests_per_second: int = settings.WORKSPACE_REQUESTS_PER_SECOND,
     max_requests_per_minute: int = settings.WORKSPACE_REQUESTS_PER_MINUTE,
     emails_requests_per_minute: int = settings.EMAILS_REQUESTS_PER_MINUTE,
@@ -38,10 +38,10 @@ def instantly_source(
     request_timeout_seconds: float = settings.REQUEST_TIMEOUT_SECONDS,
     progress: RunProgress | None = None,
 ) -> list[DltResource]:
-    """Every selected Instantly list endpoint as a merge resource named like its table.
+    """Every selected Instantly endpoint as a merge resource named like its table.
 
-    Each resource walks its endpoint for at most `checkpoint_seconds`, storing its resume cursor in state,
-    so a caller that loops `pipeline.run` until no walk is in progress commits progress in slices.
+    Root lists walk for at most `checkpoint_seconds`, storing their resume cursor in state, so a caller
+    that loops `pipeline.run` until no walk is in progress commits progress in slices.
     """
     if not api_key or not api_key.strip():
         raise ConfigError(
@@ -52,73 +52,80 @@ def instantly_source(
     if start is None:
         raise ConfigError(f"start_date {start_date!r} is not an ISO 8601 date or time")
     try:
-        selected = select(resources)
+        selected = check_resource_names(resources)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    key = api_key.strip()
     limits = RateLimits(max_requests_per_second, max_requests_per_minute, emails_requests_per_minute)
-    walker = _Walker(
-        base_url=base_url,
-        api_key=api_key.strip(),
-        limiter=limiter_for(base_url, api_key.strip(), limits),
-        retry=RetryPolicy(max_attempts, backoff_base_seconds, backoff_max_seconds, request_timeout_seconds),
-        start_date=start,
-        overlap=timedelta(seconds=overlap_seconds),
-        checkpoint_seconds=checkpoint_seconds,
-        progress=progress or RunProgress(),
+    fetcher = Fetcher(
+        FetchConfig(
+            base_url=base_url,
+            api_key=key,
+            limiter=limiter_for(base_url, key, limits),
+            retry=RetryPolicy(
+                max_attempts, backoff_base_seconds, backoff_max_seconds, request_timeout_seconds
+            ),
+            start_date=start,
+            overlap=timedelta(seconds=overlap_seconds),
+            checkpoint_seconds=checkpoint_seconds,
+            trailing_days=analytics_trailing_days,
+            synced_at=datetime.now(UTC),
+        ),
+        progress or RunProgress(),
     )
-    return [endpoint_resource(endpoint, walker) for endpoint in selected]
+    return _assemble(selected, fetcher)
 
 
-class _Walker:
-    """Everything a resource needs to walk its endpoint; one per source instance."""
+def _assemble(selected: tuple[str, ...], fetcher: Fetcher) -> list[DltResource]:
+    """Build the selected resources, plus the unselected parents their fan-outs read from.
 
-    def __init__(self, base_url, api_key, limiter, retry, start_date, overlap, checkpoint_seconds, progress):
-        self.base_url = base_url
-        self._api_key = api_key
-        self.limiter = limiter
-        self.retry = retry
-        self.start_date = start_date
-        self.overlap = overlap
-        self.checkpoint_seconds = checkpoint_seconds
-        self.progress = progress
-
-    def client(self) -> InstantlyClient:
-        return InstantlyClient(self.base_url, self._api_key, self.limiter, self.retry)
-
-    def pages(self, endpoint: Endpoint) -> Iterator[list[dict[str, Any]] | Any]:
-        state = dlt.current.resource_state()
-        walk = Walk(endpoint, state, self.start_date, self.overlap)
-        preparer = ItemPreparer(endpoint)
-        stats = self.progress.of(endpoint.name)
-        deadline = time.monotonic() + self.checkpoint_seconds
-        with self.client() as client:
-            for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
-                walk.advance(page.next_cursor, page.server_time)
-                items, rejected = preparer.prepare(page.items, page.contains_nul)
-                rows = walk.keep(items)
-                stats.rows_kept += len(rows)
-                stats.rejected += len(rejected)
-                if rejected:
-                    yield dlt.mark.with_hints(
-                        rejected,
-                        dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append"),
-                    )
-                if rows:
-                    yield rows
-                if not walk.complete and time.monotonic() >= deadline:
-                    return  # checkpoint: the cursor in state resumes this walk in the next slice
-        walk.finish()
+    A parent that feeds a selected child walks to its end in one slice (no checkpoint): parents are small
+    lists, and a child must see every parent item.
+    """
+    wanted = [ENDPOINTS_BY_NAME[name] for name in selected if name in ENDPOINTS_BY_NAME]
+    parents = {e.fan_out.parent for e in wanted if e.fan_out}
+    roots: dict[str, DltResource] = {}
+    for endpoint in ENDPOINTS:
+        if endpoint.fan_out is None and (endpoint in wanted or endpoint.name in parents):
+            roots[endpoint.name] = _root_resource(endpoint, fetcher, checkpoint=endpoint.name not in parents)
+            roots[endpoint.name].selected = endpoint in wanted
+    built = list(roots.values())
+    for endpoint in wanted:
+        if endpoint.fan_out is not None:
+            built.append(roots[endpoint.fan_out.parent] | _child_resource(endpoint, fetcher))
+    if "enum_labels" in selected:
+        built.append(dlt.resource(enum_label_rows(), name="enum_labels", write_disposition="replace"))
+    return built
 
 
-def endpoint_resource(endpoint: Endpoint, walker: _Walker) -> DltResource:
-    return dlt.resource(
-        walker.pages(endpoint),
-        name=endpoint.name,
-        primary_key=endpoint.primary_key,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        columns=column_hints(endpoint),
-        parallelized=True,  # resources walk concurrently under the one shared rate limiter
-    )
+def _hints(endpoint: Endpoint) -> dict[str, Any]:
+    return {
+        "name": endpoint.name,
+        "primary_key": endpoint.primary_key,
+        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+        "columns": column_hints(endpoint),
+    }
+
+
+def _root_resource(endpoint: Endpoint, fetcher: Fetcher, checkpoint: bool) -> DltResource:
+    if endpoint.kind is Kind.LIST:
+        rows = fetcher.walk(endpoint, checkpoint)
+    elif endpoint.kind is Kind.OBJECT:
+        rows = fetcher.single_object(endpoint)
+    else:
+        rows = fetcher.report(endpoint)
+    # resources walk concurrently under the one shared rate limiter
+    return dlt.resource(rows, parallelized=True, **_hints(endpoint))
+
+
+def _child_resource(endpoint: Endpoint, fetcher: Fetcher) -> DltResource:
+    def per_parent_page(parents: list[dict[str, Any]]):
+        if endpoint.kind is Kind.LIST:
+            yield from fetcher.walk_children(endpoint, parents)
+        else:
+            yield from fetcher.report(endpoint, parents)
+
+    return dlt.transformer(per_parent_page, **_hints(endpoint))
 
 
 def walk_in_progress(resource_state: dict[str, Any]) -> bool:

@@ -83,6 +83,7 @@ class InstantlyClient:
         params: dict[str, Any],
         start_cursor: str | None,
         stats: ResourceStats,
+        path: str | None = None,
     ) -> Iterator[Page]:
         """Follow `next_starting_after` from `start_cursor` to the end.
 
@@ -92,7 +93,7 @@ class InstantlyClient:
         cursor = start_cursor
         seen_cursors = {cursor} if cursor else set()
         while True:
-            page = self.fetch_page(endpoint, params, cursor, stats)
+            page = self.fetch_page(endpoint, params, cursor, stats, path)
             if page.next_cursor and page.next_cursor in seen_cursors:
                 raise PaginationError(
                     self._label(endpoint), None, f"the cursor {page.next_cursor!r} repeats; stopping"
@@ -108,15 +109,20 @@ class InstantlyClient:
             seen_cursors.add(cursor)
 
     def fetch_page(
-        self, endpoint: Endpoint, params: dict[str, Any], cursor: str | None, stats: ResourceStats
+        self,
+        endpoint: Endpoint,
+        params: dict[str, Any],
+        cursor: str | None,
+        stats: ResourceStats,
+        path: str | None = None,
     ) -> Page:
         fields = {**endpoint.params, **params, "limit": endpoint.page_size}
         if cursor:
             fields["starting_after"] = cursor
         if endpoint.pagination is Pagination.BODY:
-            response, body = self.request(endpoint, stats, json=fields)
+            response, body = self.request(endpoint, stats, json=fields, path=path)
         else:
-            response, body = self.request(endpoint, stats, params=fields)
+            response, body = self.request(endpoint, stats, params=fields, path=path)
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise ApiError(self._label(endpoint), response.status_code, "the answer has no `items` list")
         return Page(
@@ -132,8 +138,12 @@ class InstantlyClient:
         stats: ResourceStats,
         params: dict[str, Any] | None = None,
         json: dict[str, Any] | None = None,
+        path: str | None = None,
     ) -> tuple[httpx.Response, Any]:
-        """Send one request with pacing and retries; return the response and its decoded JSON body."""
+        """Send one request with pacing and retries; return the response and its decoded JSON body.
+
+        `path` replaces the endpoint's path where it has a placeholder filled per parent item.
+        """
         label = self._label(endpoint)
         for attempt in range(1, self._retry.max_attempts + 1):
             stats.seconds_waiting_for_rate_limit += self._limiter.workspace.acquire()
@@ -141,7 +151,7 @@ class InstantlyClient:
                 stats.seconds_waiting_for_rate_limit += self._limiter.emails.acquire()
             stats.requests += 1
             try:
-                return self._send(endpoint, label, params, json)
+                return self._send(endpoint, label, path or endpoint.path, params, json)
             except _Transient as transient:
                 if attempt == self._retry.max_attempts:
                     raise RetriesExhausted(
@@ -152,10 +162,15 @@ class InstantlyClient:
         raise AssertionError("unreachable")
 
     def _send(
-        self, endpoint: Endpoint, label: str, params: dict[str, Any] | None, json: dict[str, Any] | None
+        self,
+        endpoint: Endpoint,
+        label: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
     ) -> tuple[httpx.Response, Any]:
         try:
-            response = self._http.request(endpoint.method, endpoint.path, params=params, json=json)
+            response = self._http.request(endpoint.method, path, params=params, json=json)
         except httpx.TransportError as exc:  # timeouts, refused/dropped connections, truncated bodies
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code

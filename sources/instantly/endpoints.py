@@ -14,6 +14,12 @@ from typing import Any
 from . import spec
 
 
+class Kind(enum.Enum):
+    LIST = "list"  # paginated with next_starting_after
+    OBJECT = "object"  # one object (the current workspace)
+    REPORT = "report"  # an unpaginated analytics answer: an array of rows, or one object of totals
+
+
 class Pagination(enum.Enum):
     QUERY = "query"  # starting_after/limit in the query string
     BODY = "body"  # starting_after/limit in the JSON body (POST /leads/list)
@@ -22,9 +28,11 @@ class Pagination(enum.Enum):
 class Strategy(enum.Enum):
     """How a rerun avoids re-writing what the warehouse already holds."""
 
-    MERGE_ALL = "merge_all"  # walk everything, merge every item on its key
+    MERGE_ALL = "merge_all"  # fetch everything, merge every item on its key
     TIME_WINDOW = "time_window"  # ask the server only for items since the high-water mark, dedupe the overlap
     CHANGED_ROWS = "changed_rows"  # walk everything, write only items whose update time moved
+    DAILY = "daily"  # per parent: backfill once from its creation, then re-fetch a trailing window of days
+    SNAPSHOT = "snapshot"  # one row per run, stamped with the run's start time
 
 
 class RateClass(enum.Enum):
@@ -38,11 +46,35 @@ class TimeFormat(enum.Enum):
 
 
 @dataclass(frozen=True)
+class FanOut:
+    """One request (or walk) per item of a parent resource, as a dlt transformer fed by that parent."""
+
+    parent: str
+    parent_field: str = "id"
+    # the query parameter that takes the parent's value; None: the `{placeholder}` in the path
+    param: str | None = None
+    # the column added to every row with the parent's value, where the API's rows do not carry it
+    column: str | None = None
+    # parent values per request (a list parameter such as `emails`); 1 means one request per parent
+    batch: int = 1
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Analytics date range parameters (`YYYY-MM-DD`) and the longest range one request may span."""
+
+    start_param: str = "start_date"
+    end_param: str = "end_date"
+    max_days: int | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     name: str
     path: str
     method: str = "GET"
-    primary_key: str = "id"
+    kind: Kind = Kind.LIST
+    primary_key: str | tuple[str, ...] = "id"
     pagination: Pagination = Pagination.QUERY
     strategy: Strategy = Strategy.MERGE_ALL
     # TIME_WINDOW: the item's creation time; CHANGED_ROWS: the item's update time.
@@ -53,9 +85,19 @@ class Endpoint:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     rate_class: RateClass = RateClass.WORKSPACE
     page_size_override: int | None = None
+    fan_out: FanOut | None = None
+    dates: DateRange | None = None
     # Free-form objects kept as one JSON column and mirrored into a `<table>__<field>_variables` child table
     # of (name, value) rows, so user-defined keys stay queryable without one column per key.
     variables_fields: tuple[str, ...] = ()
+    # Fields never stored (key material).
+    drop_fields: tuple[str, ...] = ()
+    # Key fields the API may send as null ("could not determine"), stored as this value instead.
+    null_key_value: str | None = None
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return (self.primary_key,) if isinstance(self.primary_key, str) else self.primary_key
 
     @property
     def page_size(self) -> int:
@@ -66,12 +108,19 @@ class Endpoint:
     def scopes(self) -> tuple[str, ...]:
         """The read scopes the spec lists for this endpoint, for error messages."""
         description = spec.operation(self.path, self.method).get("description", "")
-        return tuple(re.findall(r"`([a-z_]+:[a-z]+)`", description))
+        return tuple(re.findall(r"`([a-z_-]+:[a-z]+)`", description))
 
     @property
     def item_schema(self) -> dict[str, Any]:
-        return spec.list_item_schema(self.path, self.method)
+        if self.kind is Kind.LIST:
+            return spec.list_item_schema(self.path, self.method)
+        answer = spec.resolve(spec.response_schema(self.path, self.method))
+        return spec.resolve(answer["items"]) if answer.get("type") == "array" else answer
 
+
+_ASC = MappingProxyType({"sort_order": "asc"})
+_PER_CAMPAIGN = FanOut(parent="campaigns", param="campaign_id", column="campaign_id")
+_PER_TEST = FanOut(parent="inbox_placement_tests", param="test_id")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="campaigns", path="/api/v2/campaigns"),
@@ -96,7 +145,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         strategy=Strategy.TIME_WINDOW,
         cursor_field="timestamp_created",
         window_param="min_timestamp_created",
-        params=MappingProxyType({"sort_order": "asc"}),
+        params=_ASC,
         rate_class=RateClass.EMAILS,
     ),
     Endpoint(
@@ -107,16 +156,99 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         window_param="start_date",
         window_format=TimeFormat.DATE,
     ),
+    Endpoint(name="lead_lists", path="/api/v2/lead-lists"),
+    Endpoint(name="lead_labels", path="/api/v2/lead-labels"),
+    Endpoint(name="custom_tags", path="/api/v2/custom-tags"),
+    Endpoint(name="custom_tag_mappings", path="/api/v2/custom-tag-mappings"),
+    Endpoint(name="block_list_entries", path="/api/v2/block-lists-entries"),
+    Endpoint(name="subsequences", path="/api/v2/subsequences"),
+    Endpoint(name="webhooks", path="/api/v2/webhooks"),
+    Endpoint(
+        name="webhook_events",
+        path="/api/v2/webhook-events",
+        strategy=Strategy.TIME_WINDOW,
+        cursor_field="timestamp_created",
+        window_param="from",
+    ),
+    Endpoint(name="workspace", path="/api/v2/workspaces/current", kind=Kind.OBJECT),
+    Endpoint(name="workspace_members", path="/api/v2/workspace-members"),
+    Endpoint(name="workspace_group_members", path="/api/v2/workspace-group-members"),
+    Endpoint(name="api_keys", path="/api/v2/api-keys", drop_fields=("key",)),
+    Endpoint(name="background_jobs", path="/api/v2/background-jobs"),
+    Endpoint(name="inbox_placement_tests", path="/api/v2/inbox-placement-tests"),
+    Endpoint(name="inbox_placement_analytics", path="/api/v2/inbox-placement-analytics", fan_out=_PER_TEST),
+    Endpoint(name="inbox_placement_reports", path="/api/v2/inbox-placement-reports", fan_out=_PER_TEST),
+    Endpoint(
+        name="account_campaign_mappings",
+        path="/api/v2/account-campaign-mappings/{email}",
+        primary_key=("account_email", "campaign_id"),
+        fan_out=FanOut(parent="accounts", parent_field="email", column="account_email"),
+        page_size_override=100,  # the spec gives this `limit` no bounds; 100 is every other list's maximum
+    ),
+    Endpoint(
+        name="campaign_analytics",
+        path="/api/v2/campaigns/analytics",
+        kind=Kind.REPORT,
+        primary_key="campaign_id",
+        dates=DateRange(),
+    ),
+    Endpoint(
+        name="campaign_analytics_daily",
+        path="/api/v2/campaigns/analytics/daily",
+        kind=Kind.REPORT,
+        strategy=Strategy.DAILY,
+        primary_key=("campaign_id", "date"),
+        fan_out=_PER_CAMPAIGN,
+        dates=DateRange(),
+    ),
+    Endpoint(
+        name="campaign_analytics_steps",
+        path="/api/v2/campaigns/analytics/steps",
+        kind=Kind.REPORT,
+        primary_key=("campaign_id", "step", "variant"),
+        fan_out=_PER_CAMPAIGN,
+        dates=DateRange(),
+        null_key_value="unknown",
+    ),
+    Endpoint(
+        name="campaign_analytics_overview",
+        path="/api/v2/campaigns/analytics/overview",
+        kind=Kind.REPORT,
+        strategy=Strategy.SNAPSHOT,
+        primary_key="synced_at",
+        dates=DateRange(),
+    ),
+    Endpoint(
+        name="account_analytics_daily",
+        path="/api/v2/accounts/analytics/daily",
+        kind=Kind.REPORT,
+        strategy=Strategy.DAILY,
+        primary_key=("email_account", "date"),
+        fan_out=FanOut(parent="accounts", parent_field="email", param="emails", batch=200),
+        dates=DateRange(max_days=31),
+    ),
+    Endpoint(
+        name="subsequence_analytics",
+        path="/api/v2/subsequences/analytics",
+        kind=Kind.REPORT,
+        primary_key=("campaign_id", "subsequence_id"),
+        fan_out=_PER_CAMPAIGN,
+    ),
 )
 
 ENDPOINTS_BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
 
 
-def select(names: list[str] | tuple[str, ...] | None) -> tuple[Endpoint, ...]:
-    """The endpoints named, in table order; all of them for None. Unknown names are an error."""
+# Resources that are not endpoints: derived from the spec itself.
+DERIVED_RESOURCES = ("enum_labels",)
+RESOURCE_NAMES = (*ENDPOINTS_BY_NAME, *DERIVED_RESOURCES)
+
+
+def check_resource_names(names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The resources named, in table order; all of them for None. Unknown names are an error."""
     if not names:
-        return ENDPOINTS
-    unknown = sorted(set(names) - set(ENDPOINTS_BY_NAME))
+        return RESOURCE_NAMES
+    unknown = sorted(set(names) - set(RESOURCE_NAMES))
     if unknown:
-        raise ValueError(f"unknown resource(s): {', '.join(unknown)}; known: {', '.join(ENDPOINTS_BY_NAME)}")
-    return tuple(e for e in ENDPOINTS if e.name in set(names))
+        raise ValueError(f"unknown resource(s): {', '.join(unknown)}; known: {', '.join(RESOURCE_NAMES)}")
+    return tuple(name for name in RESOURCE_NAMES if name in set(names))

@@ -65,7 +65,9 @@ class ItemPreparer:
                         item[name] = self.endpoint.null_key_value
             missing = [name for name in self.endpoint.key_fields if item.get(name) in (None, "")]
             if missing:
-                rejected.append(self._rejected(item, f"the item has no `{missing[0]}`, part of the table's key"))
+                rejected.append(
+                    self._rejected(item, f"the item has no `{missing[0]}`, part of the table's key")
+                )
                 continue
             for name in self._timestamps:
                 if item.get(name) == "":

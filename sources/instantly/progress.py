@@ -16,6 +16,7 @@ class ResourceStats:
     rows_kept: int = 0
     rejected: int = 0
     seconds_waiting_for_rate_limit: float = 0.0
+    skipped: str | None = None  # why the resource was skipped (a missing scope), if it was
 
 
 @dataclass
@@ -28,6 +29,11 @@ class RunProgress:
     def of(self, resource: str) -> ResourceStats:
         with self._lock:
             return self.resources.setdefault(resource, ResourceStats())
+
+    def skipped(self) -> dict[str, str]:
+        """Resources skipped in this run, with the reason (a partial sync)."""
+        with self._lock:
+            return {name: s.skipped for name, s in self.resources.items() if s.skipped}
 
     def line(self) -> str:
         with self._lock:

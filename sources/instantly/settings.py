@@ -25,6 +25,8 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 CHECKPOINT_SECONDS = 300.0
 # Time-keyed resources re-read this far behind their high-water mark, to catch items that became visible late.
 OVERLAP_SECONDS = 300.0
+# Daily analytics of recent days keep changing (late opens and replies): each run re-fetches this many days.
+ANALYTICS_TRAILING_DAYS = 7
 # First backfill of time-keyed resources starts here unless `start_date` is configured.
 DEFAULT_START_DATE = "2015-01-01T00:00:00Z"
 

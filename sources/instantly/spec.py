@@ -65,3 +65,8 @@ def limit_bounds(path: str, method: str) -> tuple[int, int]:
     if schema is None:
         raise KeyError(f"{method} {path} takes no limit")
     return int(schema.get("minimum", 1)), int(schema["maximum"])
+
+
+def response_schema(path: str, method: str) -> dict[str, Any]:
+    """The schema of a 200 JSON answer."""
+    return operation(path, method)["responses"]["200"]["content"]["application/json"]["schema"]

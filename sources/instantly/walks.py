@@ -110,6 +110,11 @@ class Walk:
         for key in [k for k, t in recent.items() if parse_time(t) < floor]:
             del recent[key]
 
+    def abandon_if_unstarted(self) -> None:
+        """Forget a walk that never got its first page (the resource was skipped)."""
+        if self._walk["cursor"] is None and "started_at" not in self._walk:
+            del self.state["walk"]
+
     @property
     def complete(self) -> bool:
         return self._walk["cursor"] is None

@@ -1,0 +1,213 @@
+"""How each kind of endpoint becomes rows: root list walks, per-parent walks, reports and single objects.
+
+Every resource goes through the same steps: paced requests, item cleaning (`ItemPreparer`), and, on a 403
+(the key lacks this endpoint's scope), a warning and an empty resource instead of a failed run.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dlt
+
+from . import dates
+from .client import InstantlyClient, RetryPolicy
+from .endpoints import Endpoint, Strategy
+from .errors import AuthError
+from .items import REJECTED_TABLE, ItemPreparer
+from .progress import ResourceStats, RunProgress
+from .ratelimit import WorkspaceLimiter
+from .walks import Walk, parse_time
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """The resolved source configuration every resource shares."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    limiter: WorkspaceLimiter
+    retry: RetryPolicy
+    start_date: datetime
+    overlap: timedelta
+    checkpoint_seconds: float
+    trailing_days: int
+    synced_at: datetime
+
+    @property
+    def today(self) -> date:
+        return self.synced_at.date()
+
+
+class Fetcher:
+    def __init__(self, config: FetchConfig, progress: RunProgress):
+        self.config = config
+        self.progress = progress
+
+    def client(self) -> InstantlyClient:
+        return InstantlyClient(
+            self.config.base_url, self.config.api_key, self.config.limiter, self.config.retry
+        )
+
+    # --- root lists -------------------------------------------------------------------------------------
+
+    def walk(self, endpoint: Endpoint, checkpoint: bool) -> Iterator[Any]:
+        """Walk a list from its stored cursor; stop at the checkpoint deadline with the cursor stored."""
+        state = dlt.current.resource_state()
+        walk = Walk(endpoint, state, self.config.start_date, self.config.overlap)
+        stats = self.progress.of(endpoint.name)
+        deadline = time.monotonic() + self.config.checkpoint_seconds if checkpoint else float("inf")
+        with skipping_forbidden(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
+            preparer = ItemPreparer(endpoint)
+            for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
+                walk.advance(page.next_cursor, page.server_time)
+                items, rejected = preparer.prepare(page.items, page.contains_nul)
+                yield from self._emit(walk.keep(items), rejected, stats)
+                if not walk.complete and time.monotonic() >= deadline:
+                    return  # checkpoint: the cursor in state resumes this walk in the next slice
+            walk.finish()
+
+    # --- lists per parent item ------------------------------------------------------------------------
+
+    def walk_children(self, endpoint: Endpoint, parents: list[dict[str, Any]]) -> Iterator[Any]:
+        fan_out = endpoint.fan_out
+        stats = self.progress.of(endpoint.name)
+        with skipping_forbidden(endpoint, stats), self.client() as client:
+            preparer = ItemPreparer(endpoint)
+            for value in _parent_values(parents, fan_out.parent_field):
+                params, path = _parent_request(endpoint, value)
+                for page in client.paginate(endpoint, params, None, stats, path=path):
+                    items, rejected = preparer.prepare(_with_column(page.items, fan_out.column, value), False)
+                    yield from self._emit(items, rejected, stats)
+
+    # --- reports and single objects -------------------------------------------------------------------
+
+    def report(self, endpoint: Endpoint, parents: list[dict[str, Any]] | None = None) -> Iterator[Any]:
+        stats = self.progress.of(endpoint.name)
+        daily = endpoint.strategy is Strategy.DAILY
+        fetched_through = dlt.current.resource_state().setdefault("fetched_through", {}) if daily else {}
+        with skipping_forbidden(endpoint, stats), self.client() as client:
+            preparer = ItemPreparer(endpoint)
+            for params, column_value, done in self._report_requests(endpoint, parents, fetched_through):
+                _, body = client.request(endpoint, stats, params=params)
+                rows = body if isinstance(body, list) else [body]
+                stats.pages += 1
+                stats.rows_fetched += len(rows)
+                if endpoint.strategy is Strategy.SNAPSHOT:
+                    rows = [{**row, "synced_at": self.config.synced_at} for row in rows]
+                column = endpoint.fan_out.column if endpoint.fan_out else None
+                items, rejected = preparer.prepare(_with_column(rows, column, column_value), False)
+                yield from self._emit(items, rejected, stats)
+                for value in done:
+                    fetched_through[value] = self.config.today.isoformat()
+
+    def _report_requests(
+        self, endpoint: Endpoint, parents: list[dict[str, Any]] | None, fetched_through: dict[str, str]
+    ) -> Iterator[tuple[dict[str, Any], Any, list[str]]]:
+        """(params, value for the parent column, parent values fully fetched after this request)."""
+        full_range = self._date_params(endpoint, self.config.start_date.date(), self.config.today)
+        if endpoint.fan_out is None:
+            yield full_range, None, []
+            return
+        fan_out = endpoint.fan_out
+        if endpoint.strategy is not Strategy.DAILY:
+            for value in _parent_values(parents or [], fan_out.parent_field):
+                yield {**full_range, fan_out.param: value}, value, []
+            return
+        by_first_day: dict[date, list[str]] = {}
+        for parent in parents or []:
+            value = parent.get(fan_out.parent_field)
+            if value:
+                last = fetched_through.get(value)
+                first = dates.first_day(
+                    date.fromisoformat(last) if last else None,
+                    _created_day(parent),
+                    self.config.start_date.date(),
+                    self.config.trailing_days,
+                )
+                by_first_day.setdefault(first, []).append(value)
+        for first, values in sorted(by_first_day.items()):
+            for batch in dates.chunks(values, fan_out.batch):
+                spans = list(dates.windows(first, self.config.today, endpoint.dates.max_days))
+                for index, (window_start, window_end) in enumerate(spans):
+                    param_value = batch if fan_out.batch > 1 else batch[0]
+                    done = batch if index == len(spans) - 1 else []
+                    column_value = None if fan_out.batch > 1 else batch[0]
+                    params = {
+                        **self._date_params(endpoint, window_start, window_end),
+                        fan_out.param: param_value,
+                    }
+                    yield params, column_value, done
+
+    @staticmethod
+    def _date_params(endpoint: Endpoint, start: date, end: date) -> dict[str, str]:
+        if endpoint.dates is None:
+            return {}
+        return {endpoint.dates.start_param: start.isoformat(), endpoint.dates.end_param: end.isoformat()}
+
+    def single_object(self, endpoint: Endpoint) -> Iterator[Any]:
+        stats = self.progress.of(endpoint.name)
+        with skipping_forbidden(endpoint, stats), self.client() as client:
+            _, body = client.request(endpoint, stats)
+            stats.pages += 1
+            stats.rows_fetched += 1
+            items, rejected = ItemPreparer(endpoint).prepare([body], False)
+            yield from self._emit(items, rejected, stats)
+
+    # --- shared ---------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _emit(
+        rows: list[dict[str, Any]], rejected: list[dict[str, Any]], stats: ResourceStats
+    ) -> Iterator[Any]:
+        stats.rows_kept += len(rows)
+        stats.rejected += len(rejected)
+        if rejected:
+            hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append")
+            yield dlt.mark.with_hints(rejected, hints)
+        if rows:
+            yield rows
+
+
+@contextmanager
+def skipping_forbidden(endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
+    """A 403 (the key lacks this endpoint's scope) skips the resource with a warning; the run goes on."""
+    try:
+        yield
+    except AuthError as exc:
+        if exc.status != 403:
+            raise
+        stats.skipped = exc.detail
+        logger.warning("skipping %s: %s", endpoint.name, exc.detail)
+        if on_skip:
+            on_skip()
+
+
+def _parent_values(parents: list[dict[str, Any]], parent_field: str) -> list[str]:
+    return [parent[parent_field] for parent in parents if parent.get(parent_field)]
+
+
+def _parent_request(endpoint: Endpoint, value: str) -> tuple[dict[str, Any], str]:
+    """Query parameters and path for one parent: the value goes in its parameter or the path placeholder."""
+    fan_out = endpoint.fan_out
+    if fan_out.param:
+        return {fan_out.param: value}, endpoint.path
+    placeholder = endpoint.path[endpoint.path.index("{") : endpoint.path.index("}") + 1]
+    return {}, endpoint.path.replace(placeholder, value)
+
+
+def _with_column(rows: list[Any], column: str | None, value: Any) -> list[Any]:
+    if not column or value is None:
+        return rows
+    return [{**row, column: value} if isinstance(row, dict) else row for row in rows]
+
+
+def _created_day(parent: dict[str, Any]) -> date | None:
+    created = parse_time(parent.get("timestamp_created"))
+    return created.date() if created else None
