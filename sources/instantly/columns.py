@@ -34,6 +34,13 @@ def is_json(name: str, prop: dict[str, Any]) -> bool:
     return not scalar_list and (free_form or "null" in types or name.endswith("_json"))
 
 
+def is_date(prop: dict[str, Any]) -> bool:
+    """Analytics dates: declared `format: date` or described as YYYY-MM-DD (the spec does both)."""
+    if _base_type(prop) != "string":
+        return False
+    return prop.get("format") == "date" or "YYYY-MM-DD" in prop.get("description", "")
+
+
 def is_timestamp(name: str, prop: dict[str, Any]) -> bool:
     if _base_type(prop) != "string" or prop.get("format") == "date":
         return False
@@ -43,9 +50,13 @@ def is_timestamp(name: str, prop: dict[str, Any]) -> bool:
 def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
     hints: dict[str, dict[str, Any]] = {}
     for name, prop in endpoint.item_schema.get("properties", {}).items():
+        if name in endpoint.drop_fields:
+            continue  # never stored, so never declared
         base = _base_type(prop)
         if name in endpoint.variables_fields or is_json(name, prop):
             data_type = "json"
+        elif is_date(prop):
+            data_type = "date"
         elif is_timestamp(name, prop):
             data_type = "timestamp"
         elif base == "number" and prop.get("enum"):
