@@ -1,10 +1,14 @@
 """Cursor pagination as NOTES.md describes it: always a limit, the biggest allowed; cursors from the API."""
 
+import re
+
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Pagination
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Pagination
 from sources.simulator import Fault, Simulator, World
+
+from .conftest import _duckdb_warehouse
 
 LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
 
@@ -13,12 +17,19 @@ def _sent_fields(record) -> dict:
     return record.body if record.path == LEADS_PATH else record.query
 
 
-def test_every_request_sends_the_largest_limit_the_endpoint_allows(duckdb_warehouse, simulator):
+def _endpoint_of(path: str):
+    for endpoint in ENDPOINTS:
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", endpoint.path), path):
+            return endpoint
+    raise AssertionError(f"no endpoint serves {path}")
+
+
+def test_every_list_request_sends_the_largest_limit_the_endpoint_allows(duckdb_warehouse, simulator):
     duckdb_warehouse.sync()
-    by_path = {e.path: e for e in ENDPOINTS}
-    assert simulator.requests
-    for record in simulator.requests:
-        assert int(_sent_fields(record)["limit"]) == by_path[record.path].page_size
+    lists = [r for r in simulator.requests if _endpoint_of(r.path).kind is Kind.LIST]
+    assert {_endpoint_of(r.path).name for r in lists} == {e.name for e in ENDPOINTS if e.kind is Kind.LIST}
+    for record in lists:
+        assert int(_sent_fields(record)["limit"]) == _endpoint_of(record.path).page_size
 
 
 def test_leads_cursor_travels_in_the_json_body_never_the_query_string(duckdb_warehouse, simulator):
@@ -37,23 +48,19 @@ def test_each_page_asks_for_the_cursor_the_previous_page_returned(duckdb_warehou
     assert duckdb_warehouse.keys("accounts", "email") == sorted(a["email"] for a in accounts)
 
 
-def test_empty_workspace_loads_nothing_with_one_request_per_resource(tmp_path):
-    empty = World(
-        seed=3, sizes={name: 0 for name in ("campaigns", "accounts", "leads", "emails", "audit_logs")}
-    )
+def test_empty_workspace_loads_no_items_with_one_request_per_root_resource(tmp_path):
+    lists = [e for e in ENDPOINTS if e.kind is Kind.LIST and e.fan_out is None]
+    empty = World(seed=3, sizes={e.name: 0 for e in lists})
     with Simulator(empty) as simulator:
-        from tests.conftest import _duckdb_warehouse
-
         result = _duckdb_warehouse(tmp_path, simulator).sync()
-        assert len(simulator.requests) == len(ENDPOINTS)
-    assert result.rows_loaded == {}
+        roots = [e for e in ENDPOINTS if e.fan_out is None]
+        assert len(simulator.requests) == len(roots)  # fan-outs have no parent items to ask about
+    assert not any(result.rows_loaded.get(e.name) for e in lists)
 
 
 def test_exact_page_multiple_stops_on_the_empty_page_after_the_last_full_one(tmp_path):
     world = World(seed=5, sizes={"leads": 200, "campaigns": 1, "accounts": 1, "emails": 0, "audit_logs": 0})
     with Simulator(world) as simulator:
-        from tests.conftest import _duckdb_warehouse
-
         warehouse = _duckdb_warehouse(tmp_path, simulator)
         warehouse.sync(resources=["leads"])
         statuses = [len(r.body) for r in simulator.requests_to(LEADS_PATH)]

@@ -46,7 +46,11 @@ def test_sync_against_a_rate_limited_simulator_gets_no_429(tmp_path):
     limits = RateLimits(per_second=10, per_minute=6000, emails_per_minute=240)
     with Simulator(world, rate_limits=limits) as simulator:
         warehouse = _duckdb_warehouse(tmp_path, simulator)
-        warehouse.sync(max_requests_per_second=10, emails_requests_per_minute=240)
+        warehouse.sync(
+            resources=["campaigns", "accounts", "leads", "emails", "audit_logs"],
+            max_requests_per_second=10,
+            emails_requests_per_minute=240,
+        )
         statuses = [r.status for r in simulator.requests]
         served = [r.time for r in simulator.requests]
     assert 429 not in statuses
