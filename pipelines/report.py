@@ -7,14 +7,16 @@ from dlt.pipeline.pipeline import Pipeline
 from .sync import SyncResult, resource_states
 
 SAMPLE_QUERY = """
-select c.name as campaign,
-       count(distinct e.id) as emails,
-       count(distinct e.lead) as leads_emailed,
-       min(e.timestamp_created) as first_email
-from {dataset}.campaigns c
-left join {dataset}.emails e on e.campaign_id = c.id
-group by c.name
-order by emails desc
+select a.campaign_name,
+       coalesce(l.label, cast(a.campaign_status as varchar)) as status,
+       a.emails_sent_count as sent,
+       a.reply_count_unique as replies,
+       round(100.0 * a.reply_count_unique / nullif(a.contacted_count, 0), 1) as reply_rate_pct
+from {dataset}.campaign_analytics a
+left join {dataset}.enum_labels l
+  on l.resource = 'campaign_analytics' and l.column_name = 'campaign_status'
+ and l.value = cast(a.campaign_status as varchar)
+order by sent desc
 limit 5
 """
 
@@ -62,8 +64,11 @@ def table_counts(pipeline: Pipeline) -> str:
 def sample_query(pipeline: Pipeline) -> str:
     with pipeline.sql_client() as client:
         rows = client.execute_sql(SAMPLE_QUERY.format(dataset=client.fully_qualified_dataset_name()))
-    lines = ["top campaigns by emails:", f"  {'campaign':<40} {'emails':>7} {'leads':>6}  first email"]
-    lines += [f"  {str(r[0])[:40]:<40} {r[1]:>7} {r[2]:>6}  {r[3]}" for r in rows]
+    lines = [
+        "top campaigns by emails sent (campaign_analytics + enum_labels):",
+        f"  {'campaign':<32} {'status':<20} {'sent':>7} {'replies':>8} {'reply rate':>10}",
+    ]
+    lines += [f"  {str(r[0])[:32]:<32} {str(r[1])[:20]:<20} {r[2]:>7} {r[3]:>8} {r[4]!s:>9}%" for r in rows]
     return "\n".join(lines)
 
 

@@ -135,3 +135,12 @@ def test_workspace_without_a_paid_plan_exits_3_saying_so(tmp_path, cli_env, worl
     done = run_cli(*_run_args(tmp_path, "--resources", "campaigns"), env=cli_env, cwd=tmp_path)
     assert done.returncode == 3
     assert "no active paid plan" in done.stderr
+
+
+def test_demo_serves_the_simulator_and_loads_every_table(tmp_path):
+    done = run_cli("demo", "--duckdb-path", str(tmp_path / "demo.duckdb"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for table in ("campaigns", "accounts", "leads", "emails", "audit_logs", "campaign_analytics_daily"):
+        assert f"\n{table} " in done.stdout
+    assert "reply rate" in done.stdout
+    assert (tmp_path / "demo.duckdb").exists()
