@@ -7,18 +7,20 @@
 
 ``World`` holds seeded, spec-shaped data and its mutations; ``Simulator`` serves it with the API's
 pagination, auth, rate limits and quirks; ``Fault`` injects failures. See ``registry.py`` for the
-simulated endpoints.
+simulated lists, ``endpoints.py`` for the workspace, analytics and per-account campaign mappings, and
+``analytics.py`` for how the figures are made.
 """
 
 from .faults import Fault
 from .generate import ABSENT
 from .limits import RateLimits
-from .registry import ENTITIES, Entity, Filter, register
+from .registry import DERIVED, ENTITIES, Entity, Filter, register
 from .server import RequestRecord, Simulator, serve
 from .world import World
 
 __all__ = [
     "ABSENT",
+    "DERIVED",
     "ENTITIES",
     "Entity",
     "Fault",

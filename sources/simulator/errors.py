@@ -15,7 +15,13 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+_REASONS = {413: "Payload Too Large"}
+"""Where the API (and the spec's error bodies) words a status differently from ``http.HTTPStatus``."""
+
+
 def reason(status: int) -> str:
+    if status in _REASONS:
+        return _REASONS[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -9,7 +9,9 @@ Kinds: ``status`` (error body with ``status``, default 500), ``rate_limit`` (429
 ``Retry-After``), ``slow`` (answer normally after ``delay`` seconds), ``drop`` (close the connection
 without a response), ``truncate`` (headers and half the body, then close), ``invalid_json`` (200 with a
 body that is not JSON), ``error_200`` (200 with ``{"error": "ACC_AUTH_ERROR"}`` or ``body``),
-``repeat_item`` (the page starts with the previous page's last item again).
+``repeat_item`` (the page starts with the previous page's last item again), ``rewrite`` (the normal
+answer's body bytes passed through ``body``, a callable: bad data the generator never makes, such as items
+without their key or JSON text with lone UTF-16 surrogates).
 """
 
 import random
@@ -17,14 +19,25 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("status", "rate_limit", "slow", "drop", "truncate", "invalid_json", "error_200", "repeat_item")
+KINDS = (
+    "status",
+    "rate_limit",
+    "slow",
+    "drop",
+    "truncate",
+    "invalid_json",
+    "error_200",
+    "repeat_item",
+    "rewrite",
+)
 
 
 @dataclass
 class Fault:
     """One injected failure; see the module docstring for the kinds. ``status`` defaults to 500 (429 for
     ``rate_limit``), ``delay`` to 1 s for ``slow``; ``retry_after`` adds that ``Retry-After`` header;
-    ``body`` replaces the ``error_200`` body. ``seen`` / ``fired`` count matching requests and firings."""
+    ``body`` replaces the ``error_200`` body (for ``rewrite``: a callable from the answer's bytes to new
+    bytes). ``seen`` / ``fired`` count matching requests and firings."""
 
     path: str | None = None
     kind: str = "status"

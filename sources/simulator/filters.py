@@ -49,3 +49,10 @@ def email_type(value: Any) -> Predicate:
     """``email_type``: received / sent / manual, as ``ue_type`` values."""
     wanted = _EMAIL_TYPES.get(str(value), ())
     return lambda email: email.get("ue_type") in wanted
+
+
+def tags_of_resources(value: Any, world: Any) -> Predicate:
+    """``resource_ids`` on custom tags: the tags mapped to any of these accounts (emails) or campaigns."""
+    resources = value if isinstance(value, list) else str(value).split(",")
+    wanted = {tag["id"] for resource in resources for tag in world.tags_of(str(resource).strip())}
+    return lambda tag: tag.get("id") in wanted

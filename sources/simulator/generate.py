@@ -275,7 +275,7 @@ def _url_or_domain(lname: str) -> Gen:
 
 
 def _reference(lname: str) -> Gen:
-    if lname in ("organization_id", "organization"):
+    if lname in ("organization_id", "organization", "workspace", "workspace_id"):
         return lambda rng, ctx: ctx.refs.org_id
     if lname == "campaign_id":
         return lambda rng, ctx: (

@@ -1,4 +1,5 @@
-"""Item ids that carry their own position: UUIDv7 (or v4 for legacy items) with the index in the low bits.
+"""Item ids that carry their own position: UUIDv7 (or v4 for legacy items, or a 24-hex ObjectId for
+background jobs) with the index in the low bits.
 
 The low 32 bits of every id are a keyed, invertible scramble of the item's index, so a cursor id is
 turned back into a position in O(1) without an id -> index dictionary; the caller then regenerates the
@@ -13,6 +14,7 @@ _M32 = 0xFFFFFFFF
 _MUL = 0x9E3779B1  # odd, so invertible modulo 2**32
 _MUL_INV = pow(_MUL, -1, 1 << 32)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 
 
 class IdCodec:
@@ -51,9 +53,16 @@ class IdCodec:
             f"{(b >> 14) & 0xFFFF:04x}{self._scramble(index):08x}"
         )
 
+    def object_id(self, index: int, unix_ms: int) -> str:
+        """A MongoDB-style ObjectId: creation seconds (8 hex), noise (8 hex), index (8 hex)."""
+        k0, k1 = self.key
+        noise = hash((k0, k1, index, 6)) & _M32
+        return f"{(unix_ms // 1000) & _M32:08x}{noise:08x}{self._scramble(index):08x}"
+
     def index_of(self, text: str) -> int | None:
-        """The index encoded in an id, or None when ``text`` is not a UUID. Verify by regenerating."""
-        if not isinstance(text, str) or not _UUID_RE.match(text):
+        """The index encoded in an id, or None when ``text`` is not a UUID or an ObjectId. Verify by
+        regenerating."""
+        if not isinstance(text, str) or not (_UUID_RE.match(text) or _OBJECT_ID_RE.match(text)):
             return None
         return self._unscramble(int(text[-8:], 16))
 

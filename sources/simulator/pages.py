@@ -2,8 +2,9 @@
 
 The rules reproduced (NOTES.md): ``next_starting_after`` is present iff the page is full, so a list whose
 size is a multiple of ``limit`` ends with a full page carrying a cursor, then an empty page. The cursor
-is the last item's id, or ``timestamp_created&email`` for accounts, or a timestamp; an id cursor is
-resolved by looking up the item's position, never by comparing ids (legacy lead ids are out of order).
+is the last item's id (a UUID, or a 24-hex ObjectId for background jobs), or ``timestamp_created&email``
+for accounts, or a timestamp (lead lists, lead labels); an id cursor is resolved by looking up the item's
+position, never by comparing ids (legacy lead ids are out of order).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -130,23 +131,26 @@ def _narrow(
             else:
                 high = min(high, store.count_before(unix_ms))
             continue
-        predicates.append(_predicate(spec_filter, value))
+        predicates.append(_predicate(spec_filter, value, store.world))
     return low, high, predicates
 
 
-def _predicate(spec_filter: Filter, value: Any) -> Predicate:
+def _predicate(spec_filter: Filter, value: Any, world: Any) -> Predicate:
     name = spec_filter.target
     op = spec_filter.op
     if op == "custom":
         assert spec_filter.build is not None
-        return spec_filter.build(value)
+        return spec_filter.build(value, world) if spec_filter.with_world else spec_filter.build(value)
     if op == "eq":
         return lambda item: item.get(name) == value
     if op == "ne":
         return lambda item: item.get(name) != value
-    if op == "any_of":
-        wanted = {part.strip() for part in str(value).split(",")}
-        return lambda item: str(item.get(name)) in wanted
+    if op in ("any_of", "none_of"):
+        parts = value if isinstance(value, list) else str(value).split(",")
+        wanted = {str(part).strip() for part in parts}
+        if op == "any_of":
+            return lambda item: _text(item.get(name)) in wanted
+        return lambda item: _text(item.get(name)) not in wanted
     if op == "contains":
         needle = str(value).lower()
         fields = spec_filter.fields or (name,)
@@ -159,3 +163,10 @@ def _predicate(spec_filter: Filter, value: Any) -> Predicate:
     if op == "truthy":
         return lambda item: bool(item.get(name)) == bool(value)
     raise ValueError(f"unknown filter op {op!r}")
+
+
+def _text(value: Any) -> str:
+    """A field value as it would be written in a query string (``1.0`` -> ``1``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -43,19 +43,16 @@ def _html(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- campaigns
-def campaign_shape(schema: dict[str, Any]) -> Shape:
+def sequences_gen(schema: dict[str, Any], max_steps: int = 5) -> Callable[[Rng, Ctx], list[dict[str, Any]]]:
+    """``sequences`` of a campaign or subsequence: one sequence of steps, each with 1-3 variants."""
     step_schema = _prop(schema, "sequences", "[]", "steps", "[]")
     step_plan = compile_object(step_schema, skip=frozenset({"variants", "type", "delay"}), nested=True)
     step_type = compile_value("type", _prop(step_schema, "type"))
     variant_extra = compile_object(_prop(step_schema, "variants", "[]"), skip=frozenset({"subject", "body"}))
-    schedule = compile_value("campaign_schedule", _prop(schema, "campaign_schedule"))
 
-    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
-        item["name"] = rng.choice(vocab.CAMPAIGN_NAMES).format(
-            q=rng.between(1, 4), y=iso_date(ctx.created_ms)[:4], n=rng.between(1, 40)
-        )
+    def sequences(rng: Rng, ctx: Ctx) -> list[dict[str, Any]]:
         steps = []
-        for position in range(rng.between(1, 5)):
+        for position in range(rng.between(1, max_steps)):
             step = {"type": step_type(rng, ctx), "delay": 0 if position == 0 else rng.between(1, 5)}
             step.update(build(step_plan, rng, ctx))
             variants = []
@@ -68,8 +65,21 @@ def campaign_shape(schema: dict[str, Any]) -> Shape:
                 variants.append(variant)
             step["variants"] = variants
             steps.append(step)
-        item["sequences"] = [{"steps": steps}]
-        item["campaign_schedule"] = {} if rng.random() < 0.12 else _schedule(schedule(rng, ctx), rng)
+        return [{"steps": steps}]
+
+    return sequences
+
+
+def campaign_shape(schema: dict[str, Any]) -> Shape:
+    sequences = sequences_gen(schema)
+    schedule = compile_value("campaign_schedule", _prop(schema, "campaign_schedule"))
+
+    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
+        item["name"] = rng.choice(vocab.CAMPAIGN_NAMES).format(
+            q=rng.between(1, 4), y=iso_date(ctx.created_ms)[:4], n=rng.between(1, 40)
+        )
+        item["sequences"] = sequences(rng, ctx)
+        item["campaign_schedule"] = {} if rng.random() < 0.12 else fix_schedule(schedule(rng, ctx), rng)
         item["email_list"] = [ctx.refs.pick_key("accounts", rng) for _ in range(rng.between(0, 4))]
         item["email_list"] = [email for email in dict.fromkeys(item["email_list"]) if email]
         item["timestamp_updated"] = _touched(rng, ctx)
@@ -80,7 +90,7 @@ def campaign_shape(schema: dict[str, Any]) -> Shape:
 _SCHEDULE_NAMES = ("New schedule", "Business hours", "Mornings ☀️", "Horario laboral", "営業時間", "Weekdays")
 
 
-def _schedule(value: dict[str, Any], rng: Rng) -> dict[str, Any]:
+def fix_schedule(value: dict[str, Any], rng: Rng) -> dict[str, Any]:
     """Sensible names and hours on a generated ``campaign_schedule`` (``from`` before ``to``)."""
     for entry in value.get("schedules") or []:
         entry["name"] = rng.choice(_SCHEDULE_NAMES)
@@ -116,6 +126,7 @@ def account_shape(schema: dict[str, Any]) -> Shape:
         if isinstance(status, (int, float)) and status < 0 or rng.random() < 0.1:
             item["status_message"] = status_message(rng, ctx)
         item["timestamp_updated"] = _touched(rng, ctx)
+        item["tags"] = ctx.refs.tags_of(item["email"]) if item.get("email") else []
 
     return shape
 

@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from .endpoints import Endpoint, route
 from .errors import ApiError, error_body, reason
 from .faults import Fault, Faults
 from .limits import Limiter, RateLimits
 from .prefetch import Prefetcher, build_page
-from .registry import ROUTES, WORKSPACE_PATH, Entity, operation_scopes
+from .registry import ROUTES, Entity, operation_scopes
 from .transport import HttpServer, Response
 from .validate import body_params, query_params
 from .world import World
@@ -37,7 +38,8 @@ class RequestRecord:
 
     method: str
     path: str
-    query: dict[str, str]
+    query: dict[str, Any]
+    """Query parameters; one given more than once holds the list of its values."""
     body: Any
     status: int
     """The status sent; 0 when the connection was dropped without an answer."""
@@ -193,7 +195,7 @@ class Simulator:
         arrived = time.time()
         body = parse_body(raw_body)
         path, _, query_string = target.partition("?")
-        query = dict(parse_qsl(query_string, keep_blank_values=True)) if query_string else {}
+        query = parse_query(query_string)
         response, world = self.respond(method, path, query, body, headers)
         response.clock = (world or self.world).now
         self._record(
@@ -212,7 +214,7 @@ class Simulator:
         return response
 
     def respond(
-        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
+        self, method: str, path: str, query: dict[str, Any], body: Any, headers: dict[str, str]
     ) -> tuple[Response, World | None]:
         """The answer to one request and the workspace it was for (None before the key is known).
 
@@ -221,8 +223,10 @@ class Simulator:
         if not headers.get("user-agent"):
             return Response(403, EDGE_403, "text/html"), None
         entity = ROUTES.get((method, path))
-        if entity is None and not (method == "GET" and path == WORKSPACE_PATH):
+        other = route(method, path) if entity is None else None
+        if entity is None and other is None:
             return _error(404, f"Route {method}:{path} not found"), None
+        spec_path = other[0].path if other is not None else path
         authorization = headers.get("authorization")
         if not authorization:
             return _error(401, "Missing Authorization header"), None
@@ -233,7 +237,7 @@ class Simulator:
         world = grant.world
         if not world.plan_active:
             return _error(402, "Workspace does not have an active paid plan"), world
-        needed = self._scopes(method, path)
+        needed = self._scopes(method, spec_path)
         if needed and not needed & grant.scopes:
             scopes = ", ".join(sorted(needed))
             return _error(403, f"API key is missing a required scope; requires one of: {scopes}"), world
@@ -247,7 +251,7 @@ class Simulator:
                 extra = {"Retry-After": self.limiter.retry_after(wait)} if retry else {}
                 return _error(429, "Rate limit exceeded", extra), world
         try:
-            response = Response(200, self._answer(world, entity, method, path, query, body, fault))
+            response = Response(200, self._answer(world, entity, method, path, query, body, fault, other))
         except ApiError as error:
             response = _error(error.status, error.message, error.headers)
         if fault is not None:
@@ -260,12 +264,17 @@ class Simulator:
         entity: Entity | None,
         method: str,
         path: str,
-        query: dict[str, str],
+        query: dict[str, Any],
         body: Any,
         fault: Fault | None,
+        other: tuple[Endpoint, dict[str, str]] | None = None,
     ) -> bytes:
         if entity is None:
-            return orjson.dumps(world.workspace())
+            assert other is not None
+            endpoint, path_params = other
+            params = query_params(endpoint.path, method, query)
+            with world._lock:
+                return orjson.dumps(endpoint.answer(world, params, path_params))
         if entity.params_in == "body":
             if body is INVALID_JSON:
                 raise ApiError(400, "Body is not valid JSON but content-type is set to 'application/json'")
@@ -281,6 +290,20 @@ class Simulator:
         if cursor is not None and self._prefetch is not None:
             self._prefetch.schedule(world, entity.name, {**params, "starting_after": cursor})
         return page
+
+
+def parse_query(query_string: str) -> dict[str, Any]:
+    """The query string as a dict: a parameter given more than once is a list of its values."""
+    query: dict[str, Any] = {}
+    if not query_string:
+        return query
+    for name, value in parse_qsl(query_string, keep_blank_values=True):
+        if name in query:
+            previous = query[name]
+            query[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            query[name] = value
+    return query
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -311,6 +334,8 @@ def _mangle(response: Response, fault: Fault) -> None:
     elif fault.kind == "error_200":
         response.status = 200
         response.body = orjson.dumps(fault.body if fault.body is not None else ERROR_200)
+    elif fault.kind == "rewrite" and response.status == 200:
+        response.body = fault.body(response.body)
 
 
 def serve(

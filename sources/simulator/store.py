@@ -58,7 +58,9 @@ class Store:
             entity.item_schema, entity.owned_fields | {entity.key_field, entity.time_field}, self.salt
         )
         self.shape = entity.shape(entity.item_schema) if entity.shape else None
-        self.has_updated = "timestamp_updated" in entity.item_schema.get("properties", {})
+        updated = entity.updated_field
+        self.updated_field = updated if updated in entity.item_schema.get("properties", {}) else None
+        self.has_updated = self.updated_field is not None
         end = world.anchor_ms
         start = end - entity.span_days * DAY_MS
         self.legacy = round(size * entity.legacy_fraction)
@@ -102,10 +104,16 @@ class Store:
         elif index < self.legacy:
             found = self.codec.v4(index)
         else:
-            found = self.codec.v7(index, self.timeline.ms(index))
+            found = self.new_key(index, self.timeline.ms(index))
         if len(self._keys) < 4096:
             self._keys[index] = found
         return found
+
+    def new_key(self, index: int, created_ms: int) -> str:
+        """The generated id of item ``index`` created at ``created_ms`` (entities without ``key_of``)."""
+        if self.entity.id_kind == "object_id":
+            return self.codec.object_id(index, created_ms)
+        return self.codec.v7(index, created_ms)
 
     def index_of(self, key: Any) -> int | None:
         """The index of the item with this key (removed items included), or None."""

@@ -1,8 +1,9 @@
 """Request parameters checked and coerced against the spec, with the API's (Fastify/ajv) messages.
 
-Query strings are coerced the way the API does (``"10"`` -> 10, ``"true"`` -> True); a JSON body's
-declared properties are checked the same way. Parameters the spec does not declare pass through
-untouched and are ignored by the simulator, as by the API.
+Query strings are coerced the way the API does (``"10"`` -> 10, ``"true"`` -> True); a parameter given
+more than once arrives as a list, which only array parameters accept; a JSON body's declared properties
+are checked the same way. Required query parameters must be present. Parameters the spec does not
+declare pass through untouched and are ignored by the simulator, as by the API.
 """
 
 import functools
@@ -28,8 +29,18 @@ def _body_schemas(path: str, method: str) -> dict[str, dict[str, Any]]:
     return dict(body.get("schema", {}).get("properties", {}))
 
 
-def query_params(path: str, method: str, raw: dict[str, str]) -> dict[str, Any]:
-    """The query string's parameters, declared ones coerced to their spec types."""
+@functools.cache
+def _required_query(path: str, method: str) -> tuple[str, ...]:
+    parameters = spec.operation(path, method).get("parameters", [])
+    return tuple(p["name"] for p in parameters if p.get("in") == "query" and p.get("required"))
+
+
+def query_params(path: str, method: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The query string's parameters, declared ones coerced to their spec types (a repeated
+    parameter is a list of strings)."""
+    for name in _required_query(path, method):
+        if name not in raw:
+            raise ApiError(400, f"querystring must have required property '{name}'")
     schemas = _query_schemas(path, method)
     return {
         name: _check("querystring", name, value, schemas[name]) if name in schemas else value

@@ -360,3 +360,91 @@ USER_AGENTS = (
 TAG_LABELS = ("Important tag", "VIP ⭐", "Warm", "Cold", "Nurture", "Partners", "Priorität", "重要")
 
 WORKSPACE_NAMES = ("My Workspace", "Acme Sales", "Agentur Müller", "Growth Team 🚀", "北区销售")
+
+LIST_NAMES = (
+    "{industry} — {city} {y}",
+    "Webinar attendees #{n}",
+    "Conference leads {y} 🎤",
+    "Inbound trials Q{q}",
+    "Lista de prospectos {city}",
+    "Kaltakquise {city}",
+    "見込み客リスト {n}",
+    "Re-engage churned ({y})",
+)
+
+LEAD_LABELS = (
+    "Hot lead 🔥",
+    "Pricing question",
+    "Referral",
+    "Follow up later",
+    "Wrong timing",
+    "Competitor customer",
+    "Rückruf gewünscht",
+    "Demo requested",
+    "Budget next year",
+    "要跟进",
+)
+
+SUBSEQUENCE_NAMES = (
+    "Interested → book a call",
+    "Out of office bump",
+    "Opened but no reply",
+    "Clicked the link ✨",
+    "Completed without reply",
+    "Seguimiento interesados",
+    "Nachfassen",
+)
+
+WEBHOOK_NAMES = (
+    "Zapier positive replies",
+    "Make.com CRM sync",
+    "Slack #sales alerts 🔔",
+    "HubSpot bridge",
+    "n8n",
+)
+
+API_KEY_NAMES = (
+    "Data warehouse sync",
+    "Zapier",
+    "Make.com",
+    "Clay enrichment",
+    "HubSpot integration",
+    "n8n 🤖",
+)
+
+PLACEMENT_TEST_NAMES = (
+    "Weekly deliverability check",
+    "New domain warmup test",
+    "Outlook placement {n}",
+    "Prueba de entregabilidad",
+    "Zustellbarkeit DACH",
+)
+
+RECIPIENT_LABELS = (
+    ("North America", "US", "Professional", "Google"),
+    ("North America", "US", "Professional", "Microsoft"),
+    ("North America", "US", "Personal", "Google"),
+    ("North America", "US", "Personal", "Microsoft"),
+    ("Europe", "Germany", "Personal", "Web.de"),
+    ("Europe", "Italy", "Personal", "Libero.it"),
+    ("Europe", "France", "Professional", "Google"),
+)
+
+BLACKLISTS = (
+    "zen.spamhaus.org",
+    "b.barracudacentral.org",
+    "bl.spamcop.net",
+    "dnsbl.sorbs.net",
+    "psbl.surriel.com",
+)
+
+SPAM_RULES = (
+    ("BODY", "HTML_MESSAGE", "0.0"),
+    ("HEADER", "DKIM_SIGNED", "0.1"),
+    ("HEADER", "DKIM_VALID", "-0.1"),
+    ("BODY", "URIBL_BLOCKED", "0.0"),
+    ("HEADER", "SPF_PASS", "-0.0"),
+    ("BODY", "HTML_IMAGE_RATIO_02", "0.8"),
+    ("HEADER", "FREEMAIL_FROM", "0.0"),
+    ("BODY", "T_REMOTE_IMAGE", "0.0"),
+)
