@@ -20,7 +20,7 @@ from sources.simulator import Simulator, World
 
 # dlt requires a password in Postgres credentials; trust auth ignores it.
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres:trust@127.0.0.1:5432/test")
-SMALL_WORLD = {"campaigns": 4, "accounts": 7, "leads": 230, "emails": 140, "audit_logs": 60}
+SMALL_WORLD = {"campaigns": 4, "accounts": 7, "leads": 230, "emails": 140, "audit_logs": 60, "webhooks": 8}
 # Retries in tests wait milliseconds, not the production minute.
 FAST_RETRIES = {"backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05, "request_timeout_seconds": 5.0}
 

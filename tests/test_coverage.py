@@ -40,19 +40,20 @@ def test_account_campaign_mappings_load_one_row_per_account_and_campaign(duckdb_
     assert "accounts" not in tables  # the parent was read for the fan-out, not loaded
 
 
-def test_api_keys_load_without_their_key_material(warehouse, world):
-    warehouse.sync(resources=["api_keys"])
-    assert warehouse.keys("api_keys") == sorted(world.ids("api_keys"))
+@pytest.mark.parametrize(("resource", "secret_field"), [("api_keys", "key"), ("webhooks", "headers")])
+def test_fields_holding_credentials_are_never_stored(warehouse, world, resource, secret_field):
+    warehouse.sync(resources=[resource])
+    assert warehouse.keys(resource) == sorted(world.ids(resource))
     columns = {
         row[0]
         for row in warehouse.query(
-            "select column_name from information_schema.columns where table_name = 'api_keys'"
+            f"select column_name from information_schema.columns where table_name like '{resource}%'"
         )
     }
-    assert "key" not in columns and "name" in columns
-    secrets = [item["key"] for item in world.items("api_keys") if item.get("key")]
+    assert not any(column == secret_field or column.startswith(f"{secret_field}__") for column in columns)
+    secrets = [str(item[secret_field]) for item in world.items(resource) if item.get(secret_field)]
     assert secrets
-    dumped = str(warehouse.query("select * from {ds}.api_keys"))
+    dumped = str(warehouse.query(f"select * from {{ds}}.{resource}"))
     assert not any(secret in dumped for secret in secrets)
 
 

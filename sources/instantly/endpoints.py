@@ -162,13 +162,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="custom_tag_mappings", path="/api/v2/custom-tag-mappings"),
     Endpoint(name="block_list_entries", path="/api/v2/block-lists-entries"),
     Endpoint(name="subsequences", path="/api/v2/subsequences"),
-    Endpoint(name="webhooks", path="/api/v2/webhooks"),
+    # `headers` holds the customer's credentials for their webhook target (Authorization, X-Api-Key)
+    Endpoint(name="webhooks", path="/api/v2/webhooks", drop_fields=("headers",)),
     Endpoint(
         name="webhook_events",
         path="/api/v2/webhook-events",
         strategy=Strategy.TIME_WINDOW,
         cursor_field="timestamp_created",
         window_param="from",
+        window_format=TimeFormat.DATE,
     ),
     Endpoint(name="workspace", path="/api/v2/workspaces/current", kind=Kind.OBJECT),
     Endpoint(name="workspace_members", path="/api/v2/workspace-members"),
