@@ -2,7 +2,7 @@
 
 import pytest
 
-from sources.instantly.endpoints import ENDPOINTS, Kind
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Strategy
 
 # every list the API can enumerate, root lists and lists fetched per parent item
 KEYED = [(e.name, e.primary_key) for e in ENDPOINTS if e.kind is Kind.LIST and isinstance(e.primary_key, str)]
@@ -113,3 +113,19 @@ def test_lead_custom_variables_are_a_json_column_and_name_value_rows(warehouse, 
         f"join {{ds}}.leads l on v._dlt_parent_id = l._dlt_id where l.id = '{lead['id']}'"
     )
     assert sorted(name for (name,) in rows) == sorted(lead["payload"])
+
+
+FULL_REFRESH_LISTS = [
+    e.name
+    for e in ENDPOINTS
+    if e.kind is Kind.LIST and e.fan_out is None and e.strategy is Strategy.MERGE_ALL
+]
+
+
+@pytest.mark.parametrize("resource", FULL_REFRESH_LISTS)
+def test_full_refresh_lists_pick_up_new_items_on_the_next_run(duckdb_warehouse, world, resource):
+    duckdb_warehouse.sync(resources=[resource])
+    world.add(resource, 2)
+    duckdb_warehouse.sync(resources=[resource])
+    key = ENDPOINTS_BY_NAME[resource].primary_key
+    assert duckdb_warehouse.keys(resource, key) == sorted(world.ids(resource))
