@@ -23,5 +23,8 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 
+bench: install
+	$(BIN)/python -m bench.throughput --leads 200000
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo
