@@ -14,6 +14,10 @@ DESTINATIONS = ("duckdb", "postgres")
 # DuckDB is fastest and leanest with parquet load files; its default (insert_values) needs GBs of memory for
 # 100k+ rows. Postgres loads insert_values statements well (csv would need Arrow input).
 LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "insert_values"}
+# DuckDB takes identifiers of any length, so dlt never shortens its table names; but each table's load file is
+# named after the table, and a list nested under long keys would make a name no file system takes (255 bytes).
+# Longer names are shortened with a hash, as dlt does for Postgres at 63.
+DUCKDB_MAX_TABLE_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,20 @@ class Target:
 
     def factory(self) -> Destination:
         if self.destination == "duckdb":
-            return dlt.destinations.duckdb(credentials=str(Path(self.duckdb_path).absolute()))
+            return dlt.destinations.duckdb(
+                credentials=str(Path(self.duckdb_path).absolute()),
+                max_identifier_length=DUCKDB_MAX_TABLE_NAME,
+            )
         if self.postgres_credentials:
             return dlt.destinations.postgres(credentials=self.postgres_credentials)
         return dlt.destinations.postgres()
+
+    @property
+    def location(self) -> str:
+        """Where the data goes, for messages (never the credentials)."""
+        if self.destination == "duckdb":
+            return str(Path(self.duckdb_path).absolute())
+        return f"(dataset {self.dataset})"
 
     @property
     def lock_name(self) -> str:

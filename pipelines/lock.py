@@ -1,11 +1,22 @@
-"""An OS file lock so two syncs never write the same pipeline state or DuckDB file at once."""
+"""Locks so two syncs never write the same pipeline state, DuckDB file or Postgres dataset at once.
+
+`flock` locks belong to the open file, and Postgres advisory locks to the session: the OS or the server
+releases them when the process ends, however it ends (a SIGKILLed run leaves no stale lock behind).
+"""
 
 import fcntl
+import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from dlt.pipeline.pipeline import Pipeline
+
+from destinations import Target
 from sources.instantly.errors import InstantlyError
+
+logger = logging.getLogger(__name__)
 
 
 class AlreadyRunning(InstantlyError):
@@ -20,10 +31,38 @@ def exclusive(lock_paths: list[Path], wait: bool) -> Iterator[None]:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = stack.enter_context(path.open("a"))
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    raise AlreadyRunning(
+                        f"another sync is running on the same destination (lock held: {path}); "
+                        "wait for it to finish or pass --wait"
+                    ) from None
+                logger.warning("instantly-sync: another sync holds %s; waiting for it to finish", path)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def dataset_lock(pipeline: Pipeline, target: Target, wait: bool) -> Iterator[None]:
+    """Postgres: hold an advisory lock on the dataset for the run, so runs from other machines or other
+    pipelines folders cannot write the same dataset at once (file locks cannot see them). DuckDB: nothing
+    to do, the file lock covers the file."""
+    if target.destination != "postgres":
+        yield
+        return
+    digest = hashlib.sha256(f"instantly-sync:{target.dataset}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with pipeline.sql_client() as client:
+        if not client.execute_sql("select pg_try_advisory_lock(%s)", key)[0][0]:
+            if not wait:
                 raise AlreadyRunning(
-                    f"another sync is running on the same destination (lock held: {path}); "
+                    f"another sync is writing the Postgres dataset {target.dataset!r} (advisory lock {key}); "
                     "wait for it to finish or pass --wait"
-                ) from None
+                )
+            logger.warning(
+                "instantly-sync: another sync is writing the Postgres dataset %r; waiting for it to finish",
+                target.dataset,
+            )
+            client.execute_sql("select pg_advisory_lock(%s)", key)
         yield

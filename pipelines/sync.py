@@ -3,15 +3,27 @@
 dlt commits resource state only when an extract step finishes, so one long run that dies loses all of it.
 Each resource therefore stops its walk after `checkpoint_seconds`; we load that slice (data and cursors in
 one package) and run again for the resources whose walk is still in progress, until none is.
+
+The order of a run is what makes a SIGKILL at any moment harmless (tests/test_crash_resume.py): the
+configuration and the destination are checked before anything is fetched; the lock is taken before dlt
+opens the working folder; folders of killed extracts are removed; packages a killed run extracted but did
+not load are loaded before `Pipeline.run`, whose sync with the destination would otherwise wipe them, with
+their cursors, while the dataset does not exist yet (a crash before the first load completed).
 """
 
+import logging
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
+from dlt.common.storages import NormalizeStorage
+from dlt.destinations.exceptions import DestinationConnectionError
+from dlt.extract import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
 from destinations import Target
@@ -20,9 +32,10 @@ from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
 from sources.instantly.progress import ProgressReporter, RunProgress
 
-from .lock import exclusive
+from .lock import dataset_lock, exclusive
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,23 +78,42 @@ def run_sync(options: SyncOptions) -> SyncResult:
     progress = RunProgress()
     build_source = _source_builder(options, progress)
     build_source(names)  # resolves and checks the configuration before anything moves
-    pipeline = make_pipeline(options.target, options.pipelines_dir)
-    result = SyncResult(pipeline=pipeline, progress=progress)
-    lock = exclusive(_lock_paths(pipeline, options.target), options.wait_for_lock)
-    with lock, ProgressReporter(progress, options.progress_interval):
-        _finish_pending(pipeline, result)
-        refresh = "drop_resources" if options.full_refresh else None
-        while names:
-            info = pipeline.run(
-                build_source(names),
-                loader_file_format=options.target.loader_file_format,
-                refresh=refresh,
-            )
-            refresh = None
-            _record(pipeline, info, result)
-            states = resource_states(pipeline)
-            names = [n for n in names if walk_in_progress(states.get(n, {})) and not progress.of(n).skipped]
+    pipelines_dir = options.pipelines_dir or get_dlt_pipelines_dir()
+    # Lock before dlt opens the working folder: creating a Pipeline object already writes its state file.
+    with exclusive(_lock_paths(pipelines_dir, options.target), options.wait_for_lock):
+        pipeline = make_pipeline(options.target, pipelines_dir)
+        check_destination(pipeline, options.target)
+        result = SyncResult(pipeline=pipeline, progress=progress)
+        with (
+            dataset_lock(pipeline, options.target, options.wait_for_lock),
+            ProgressReporter(progress, options.progress_interval),
+        ):
+            _remove_orphan_extracts(pipeline)
+            _run_slices(pipeline, options, names, build_source, result)
     return result
+
+
+def _run_slices(
+    pipeline: Pipeline,
+    options: SyncOptions,
+    names: list[str],
+    build_source: Callable[[list[str]], DltSource],
+    result: SyncResult,
+) -> None:
+    progress = result.progress
+    _finish_pending(pipeline, result)
+    _warn_if_dlt_will_discard_state(pipeline)
+    refresh = "drop_resources" if options.full_refresh else None
+    while names:
+        info = pipeline.run(
+            build_source(names),
+            loader_file_format=options.target.loader_file_format,
+            refresh=refresh,
+        )
+        refresh = None
+        _record(pipeline, info, result)
+        states = resource_states(pipeline)
+        names = [n for n in names if walk_in_progress(states.get(n, {})) and not progress.of(n).skipped]
 
 
 def _selected(resources: list[str] | None):
@@ -127,8 +159,66 @@ def _record(pipeline: Pipeline, info: LoadInfo, result: SyncResult) -> None:
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
 
 
-def _lock_paths(pipeline: Pipeline, target: Target) -> list[Path]:
-    paths = [Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"]
+def check_destination(pipeline: Pipeline, target: Target) -> None:
+    """Connect to the destination once before anything is fetched: a wrong or unreachable database is a
+    configuration error (exit 2) now, rather than a failed load after the whole extract."""
+    destination = target.destination
+    try:
+        with pipeline.sql_client():
+            pass
+    except ConfigFieldMissingException as exc:
+        raise ConfigError(
+            f"missing configuration for the {destination} destination: {', '.join(exc.fields)}. Set "
+            f"DESTINATION__{destination.upper()}__CREDENTIALS (or [destination.{destination}.credentials] "
+            "in .dlt/secrets.toml)"
+        ) from None
+    except Exception as exc:  # the driver's own words say best what is wrong (refused, no such db, ...)
+        reason = exc.inner_exc if isinstance(exc, DestinationConnectionError) else exc
+        text = " ".join(str(reason).split()) or type(reason).__name__
+        raise ConfigError(f"cannot open the {destination} destination {target.location}: {text}") from None
+
+
+def _remove_orphan_extracts(pipeline: Pipeline) -> None:
+    """Delete the temporary package folders of extracts that were killed (dlt never deletes them).
+
+    An extract writes into `normalize/<random id>/` and moves the finished package to `normalize/extracted/`;
+    a folder still there when no extract runs (we hold the lock) belongs to a dead process and holds nothing
+    committed: its cursors never reached the state.
+    """
+    normalize = Path(pipeline.working_dir) / "normalize"
+    if not normalize.is_dir():
+        return
+    for folder in normalize.iterdir():
+        if folder.is_dir() and folder.name != NormalizeStorage.EXTRACTED_FOLDER:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _warn_if_dlt_will_discard_state(pipeline: Pipeline) -> None:
+    """Say so when dlt is about to throw away the local state because the dataset is gone.
+
+    `Pipeline.run` first syncs with the destination; when the dataset does not exist there but the working
+    folder holds state, dlt wipes the folder and starts over without a word (`_sync_destination`). Pending
+    packages are loaded before this point, so a crash before the first load completed never gets here; what
+    does is a dataset dropped (or a DuckDB file deleted or swapped) behind the pipeline's back, and then
+    starting over is right: the rows the cursors describe are gone.
+    """
+    if not any(resource_states(pipeline).values()):
+        return
+    with pipeline.destination_client() as client:
+        if client.is_storage_initialized():
+            return
+    logger.warning(
+        "instantly-sync: warning: the dataset %r does not exist at the %s destination, but the pipeline's "
+        "local state (%s) holds cursors of earlier loads; that state is discarded and every selected "
+        "resource syncs from the start",
+        pipeline.dataset_name,
+        pipeline.destination.destination_name,
+        pipeline.working_dir,
+    )
+
+
+def _lock_paths(pipelines_dir: str, target: Target) -> list[Path]:
+    paths = [Path(pipelines_dir) / f"{target.pipeline_name}.lock"]
     if target.destination == "duckdb":
         paths.append(Path(f"{target.lock_name}.lock"))
     return paths

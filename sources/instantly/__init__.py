@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import dlt
 from dlt.extract import DltResource
@@ -47,6 +48,12 @@ def instantly_source(
         raise ConfigError(
             "no Instantly API key: set SOURCES__INSTANTLY__API_KEY or `api_key` under [sources.instantly] "
             "in .dlt/secrets.toml"
+        )
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"base_url {base_url!r} is not an http(s) URL with a host; set SOURCES__INSTANTLY__BASE_URL or "
+            "`base_url` under [sources.instantly] (default https://api.instantly.ai)"
         )
     start = parse_time(start_date)
     if start is None:

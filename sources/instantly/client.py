@@ -20,6 +20,7 @@ import orjson
 from . import settings
 from .endpoints import Endpoint, Pagination, RateClass
 from .errors import ApiError, AuthError, PaginationError, RetriesExhausted
+from .items import loads, needs_cleaning
 from .progress import ResourceStats
 from .ratelimit import WorkspaceLimiter
 
@@ -45,7 +46,7 @@ class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
     server_time: datetime | None
-    contains_nul: bool
+    needs_cleaning: bool  # NUL, lone surrogates or huge numbers somewhere in the JSON text
 
 
 class _Transient(Exception):
@@ -129,7 +130,7 @@ class InstantlyClient:
             items=body["items"],
             next_cursor=body.get("next_starting_after") or None,
             server_time=_server_time(response),
-            contains_nul=b"\\u0000" in response.content,
+            needs_cleaning=needs_cleaning(response.content),
         )
 
     def request(
@@ -181,8 +182,8 @@ class InstantlyClient:
         if status >= 400:
             raise ApiError(label, status, self._excerpt(response))
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            body = loads(response.content)
+        except ValueError:
             raise _Transient(f"HTTP {status} with a body that is not JSON") from None
         if isinstance(body, dict) and "error" in body and "items" not in body:
             # Some endpoints answer 200 with an error object: that is a failure, not an empty result.

@@ -18,7 +18,7 @@ from . import dates
 from .client import InstantlyClient, RetryPolicy
 from .endpoints import Endpoint, Strategy
 from .errors import AuthError
-from .items import REJECTED_TABLE, ItemPreparer
+from .items import ItemPreparer, rejected_rows
 from .progress import ResourceStats, RunProgress
 from .ratelimit import WorkspaceLimiter
 from .walks import Walk, parse_time
@@ -67,7 +67,7 @@ class Fetcher:
             preparer = ItemPreparer(endpoint)
             for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
                 walk.advance(page.next_cursor, page.server_time)
-                items, rejected = preparer.prepare(page.items, page.contains_nul)
+                items, rejected = preparer.prepare(page.items, page.needs_cleaning)
                 yield from self._emit(walk.keep(items), rejected, stats)
                 if not walk.complete and time.monotonic() >= deadline:
                     return  # checkpoint: the cursor in state resumes this walk in the next slice
@@ -169,8 +169,7 @@ class Fetcher:
         stats.rows_kept += len(rows)
         stats.rejected += len(rejected)
         if rejected:
-            hints = dlt.mark.make_hints(table_name=REJECTED_TABLE, write_disposition="append")
-            yield dlt.mark.with_hints(rejected, hints)
+            yield rejected_rows(rejected)
         if rows:
             yield rows
 

@@ -1,0 +1,121 @@
+"""Two `instantly-sync run`s at once, as real processes: the second exits 4 or, with --wait, queues."""
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from sources.simulator import Fault, Simulator, World
+
+from .conftest import POSTGRES_URL, require_postgres
+from .killing import CORE_RESOURCES, Reader, SyncProcess, cli_env, run_args, run_to_end
+
+RESOURCES = CORE_RESOURCES.split(",")
+WORLD = {"campaigns": 3, "accounts": 5, "leads": 1000, "emails": 100, "audit_logs": 50}
+
+
+@pytest.fixture
+def slow_simulator() -> Simulator:
+    """Every answer takes 0.3 s: a sync walks 10 pages of leads for 3 s, while a second process starts."""
+    with Simulator(World(seed=9, sizes=WORLD)) as simulator:
+        simulator.faults.add(Fault(kind="slow", delay=0.3))
+        yield simulator
+
+
+@pytest.fixture
+def postgres_dataset() -> Iterator[str]:
+    require_postgres()
+    dataset = f"instantly_lock_{uuid.uuid4().hex[:10]}"
+    yield dataset
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(f"drop schema if exists {dataset} cascade")
+        cursor.execute(f"drop schema if exists {dataset}_staging cascade")
+
+
+def start_and_wait_for_requests(args: list[str], env: dict[str, str], workdir, simulator) -> SyncProcess:
+    first = SyncProcess(args, env, workdir).start()
+    while not simulator.requests:
+        assert first.running, first.stderr
+        time.sleep(0.01)
+    return first
+
+
+def assert_warehouse_holds_the_workspace(workdir, world: World) -> None:
+    reader = Reader("duckdb", str(workdir / "warehouse.duckdb"))
+    for name in RESOURCES:
+        assert sorted(reader.rows_by_key(name)) == sorted(world.ids(name)), name
+
+
+def test_a_second_run_on_the_same_pipeline_exits_4_at_once_and_the_first_finishes_intact(
+    tmp_path, slow_simulator
+):
+    args = run_args(tmp_path, "--resources", CORE_RESOURCES)
+    env = cli_env(slow_simulator)
+    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
+    started = time.monotonic()
+    second = run_to_end(args, env, tmp_path)
+    assert first.running  # the second one did not wait for it
+    slow_simulator.faults.clear()
+    assert second.process.returncode == 4
+    assert second.stderr.startswith("instantly-sync: error: another sync is running")
+    assert "--wait" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 10
+    assert first.wait() == 0, first.stderr
+    assert_warehouse_holds_the_workspace(tmp_path, slow_simulator.world)
+    assert run_to_end(args, env, tmp_path).process.returncode == 0  # state and file still good
+
+
+def test_a_second_run_into_the_same_duckdb_file_from_another_pipelines_dir_exits_4(tmp_path, slow_simulator):
+    env = cli_env(slow_simulator)
+    first = start_and_wait_for_requests(
+        run_args(tmp_path, "--resources", CORE_RESOURCES), env, tmp_path, slow_simulator
+    )
+    other = run_args(tmp_path, "--resources", CORE_RESOURCES)
+    other[other.index("--pipelines-dir") + 1] = str(tmp_path / "other-pipelines")
+    second = run_to_end(other, env, tmp_path)
+    assert first.running
+    slow_simulator.faults.clear()
+    assert second.process.returncode == 4
+    assert "warehouse.duckdb" in second.stderr
+    assert first.wait() == 0, first.stderr
+
+
+def test_a_second_run_with_wait_starts_when_the_first_ends_and_syncs_too(tmp_path, slow_simulator):
+    args = run_args(tmp_path, "--resources", CORE_RESOURCES)
+    env = cli_env(slow_simulator)
+    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
+    second = SyncProcess([*args, "--wait"], env, tmp_path).start()
+    while "waiting for it to finish" not in second.stderr:
+        assert first.running, "the first run ended before the second one started waiting"
+        time.sleep(0.01)
+    slow_simulator.faults.clear()  # the first run finishes sooner; the second one is waiting
+    assert first.wait() == 0, first.stderr
+    first_ended = time.time()
+    assert second.wait() == 0, second.stderr
+    assert "sync finished" in second.stdout
+    assert [r for r in slow_simulator.requests if r.time > first_ended]  # it synced after waiting
+    assert_warehouse_holds_the_workspace(tmp_path, slow_simulator.world)
+
+
+def test_a_second_postgres_run_from_another_pipelines_dir_into_the_same_dataset_exits_4(
+    tmp_path, slow_simulator, postgres_dataset
+):
+    """Two machines (two pipelines folders) cannot share a file lock; they share the Postgres dataset."""
+    env = cli_env(slow_simulator)
+    args = run_args(
+        tmp_path, "--resources", CORE_RESOURCES, "--dataset", postgres_dataset, destination="postgres"
+    )
+    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
+    other = list(args)
+    other[other.index("--pipelines-dir") + 1] = str(tmp_path / "another-machine")
+    second = run_to_end(other, env, tmp_path)
+    assert first.running
+    slow_simulator.faults.clear()
+    assert second.process.returncode == 4
+    assert f"another sync is writing the Postgres dataset '{postgres_dataset}'" in second.stderr
+    assert first.wait() == 0, first.stderr
+    reader = Reader("postgres", POSTGRES_URL, postgres_dataset)
+    for name in RESOURCES:
+        assert sorted(reader.rows_by_key(name)) == sorted(slow_simulator.world.ids(name)), name
