@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo dashboard test lint bench clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ install: $(BIN)/.installed
 
 demo: install
 	$(BIN)/instantly-sync demo
+
+# the models of the warehouse (or, without one, of the demo) at http://127.0.0.1:8765/
+dashboard: install
+	$(BIN)/instantly-sync dashboard
 
 test: install
 	$(BIN)/ruff check .
@@ -28,3 +32,11 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo
+
+# Refresh the dashboard's vendored charting library (uPlot, MIT) from the npm registry. Run by hand; the
+# files are committed, so neither installing nor serving the dashboard needs npm or the network.
+UPLOT_VERSION := 1.6.32
+vendor-uplot:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) && tar xzf uplot-$(UPLOT_VERSION).tgz) && \
+	cp $$tmp/package/dist/uPlot.iife.min.js $$tmp/package/dist/uPlot.min.css pipelines/dashboard_assets/ && \
+	cp $$tmp/package/LICENSE pipelines/dashboard_assets/uPlot.LICENSE && rm -rf $$tmp

@@ -1,4 +1,4 @@
-"""`instantly-sync`: run, demo, simulate and status. Flags are conveniences over dlt config.
+"""`instantly-sync`: run, demo, simulate, status and dashboard. Flags are conveniences over dlt config.
 
 Errors are one line on stderr and a documented exit code (see `ExitCode`); the API key is never printed.
 """
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import dlt
 
-from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target
+from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target, models
 from sources.instantly.errors import InstantlyError
 
 from . import report
-from .sync import SyncOptions, make_pipeline, run_sync
+from .lock import AlreadyRunning, exclusive
+from .sync import SyncOptions, _lock_paths, make_pipeline, run_sync
 
 DEMO_DIR = Path(".instantly_demo")
 DEMO_DUCKDB = "instantly_demo.duckdb"
@@ -75,7 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="last load, rows per table, stored cursors")
     _add_target_flags(status)
     status.set_defaults(handler=cmd_status)
+
+    dashboard = commands.add_parser("dashboard", help="the analytics models as a local web dashboard")
+    _add_target_flags(dashboard)
+    dashboard.add_argument("--port", type=int, default=8765, help="port to serve on (default: %(default)s)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
+    dashboard.add_argument("--out", help="write one self-contained HTML file here instead of serving")
+    dashboard.set_defaults(handler=cmd_dashboard)
     return parser
+
+
+def refresh_models(pipeline: dlt.Pipeline, target: Target) -> str:
+    """Rebuild the analytics models after a sync, under the sync's lock (skipped if another sync holds
+    it: that one refreshes them when it finishes)."""
+    try:
+        with exclusive(_lock_paths(pipeline.pipelines_dir, target), wait=False):
+            return models.refresh(pipeline).summary()
+    except AlreadyRunning:
+        return "models: not refreshed now; the sync running on this destination refreshes them"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -91,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result = run_sync(options)
     print(report.summary(result))
+    print(refresh_models(result.pipeline, options.target))
     return ExitCode.PARTIAL if result.progress.skipped() else ExitCode.OK
 
 
@@ -109,11 +128,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         result = run_sync(options)
     print(report.summary(result))
+    print(refresh_models(result.pipeline, options.target))
     print()
     print(report.table_counts(result.pipeline))
     print()
     print(report.sample_query(result.pipeline))
     print(f"\nThe warehouse is {args.duckdb_path}; query it with: duckdb {args.duckdb_path}")
+    print(f"See it in a browser: instantly-sync dashboard --duckdb-path {args.duckdb_path}")
     return ExitCode.OK
 
 
@@ -128,6 +149,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     target = _target(args)
     target.validate()
     print(report.status(make_pipeline(target, args.pipelines_dir)))
+    return ExitCode.OK
+
+
+def _dashboard_target(args: argparse.Namespace) -> Target:
+    target = _target(args)
+    default_missing = args.duckdb_path == DEFAULT_DUCKDB_PATH and not Path(DEFAULT_DUCKDB_PATH).exists()
+    if target.destination == "duckdb" and default_missing and Path(DEMO_DUCKDB).is_file():
+        print(f"no {DEFAULT_DUCKDB_PATH} here: showing the demo warehouse {DEMO_DUCKDB}", file=sys.stderr)
+        target = Target(destination="duckdb", dataset=args.dataset, duckdb_path=DEMO_DUCKDB)
+    return target
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from . import dashboard
+
+    target = _dashboard_target(args)
+    found = dashboard.read_models(target)  # fails early (exit 2) on a missing or unreadable warehouse
+    absent = [name for name in models.MODEL_NAMES if name not in found]
+    if absent:
+        print(f"note: models not in the warehouse (sync to build them): {', '.join(absent)}", file=sys.stderr)
+    if args.out:
+        path = dashboard.write(target, args.out)
+        print(f"wrote {path} ({path.stat().st_size // 1024} KiB); open it in a browser")
+        return ExitCode.OK
+    server = dashboard.make_server(target, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"dashboard of {dashboard.describe(target)} at http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return ExitCode.OK
 
 

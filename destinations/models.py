@@ -1,0 +1,155 @@
+"""Analytics models: tables rebuilt in the dataset after every sync, the same on DuckDB and Postgres.
+
+Each model is one SQL file in `destinations/models/`: a plain `select` over the synced tables, written as
+`{dataset}.<table>`, with a header of `--` comments whose first lines describe it and whose
+`-- requires: a, b` and `-- optional: c, d` lines name the tables it reads. A model whose required table is
+missing (its resource was never synced, or was dropped) is skipped with a note, and a stale copy of it is
+dropped; a missing optional table (labels, campaign names, subjects) is read as an empty one, so the model
+is built with those columns NULL.
+
+Models are tables, not views: Postgres refuses to drop a table a view depends on, and a full refresh
+drops the synced tables; tables are also what a dashboard or a BI tool reads fastest. Each is rebuilt
+in its own transaction (drop, then create as select), so a reader sees the old or the new table, never
+none, and a model that fails keeps its previous build.
+"""
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS_DIR = Path(__file__).with_name("models")
+MODEL_NAMES = (
+    "campaign_performance",
+    "campaign_daily",
+    "step_performance",
+    "lead_funnel",
+    "account_health",
+    "reply_activity",
+)
+"""Every model, in the order they are built (none reads another)."""
+
+_DLT_CHILD = {"_dlt_id": "varchar", "_dlt_parent_id": "varchar", "_dlt_list_idx": "bigint"}
+STAND_INS: dict[str, dict[str, str]] = {
+    "enum_labels": {"resource": "varchar", "column_name": "varchar", "value": "varchar", "label": "varchar"},
+    "campaigns": {"id": "varchar", "name": "varchar", "_dlt_id": "varchar"},
+    "campaigns__sequences": _DLT_CHILD,
+    "campaigns__sequences__steps": _DLT_CHILD,
+    "campaigns__sequences__steps__variants": {**_DLT_CHILD, "subject": "varchar"},
+    "lead_labels": {"interest_status": "bigint", "label": "varchar"},
+}
+"""The columns models read from each optional table: what an empty stand-in for a missing one holds."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    description: str
+    requires: tuple[str, ...]
+    optional: tuple[str, ...]
+    sql: str
+
+    def render(self, dataset: str, missing_optional: Iterable[str] = ()) -> str:
+        """The model's select for a qualified dataset name; missing optional tables read as empty."""
+        sql = self.sql
+        for table in missing_optional:
+            sql = re.sub(r"\{dataset\}\." + re.escape(table) + r"\b", _stand_in(table), sql)
+        return sql.replace("{dataset}", dataset)
+
+
+@dataclass
+class RefreshResult:
+    built: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Model -> why it was not built (missing tables, or the database's error)."""
+    partial: dict[str, list[str]] = field(default_factory=dict)
+    """Built model -> the optional tables that were missing (their columns are NULL)."""
+
+    def summary(self) -> str:
+        lines = [
+            f"models: {len(self.built)} built" + (f", {len(self.skipped)} skipped" if self.skipped else "")
+        ]
+        for name in self.built:
+            note = f" (without {', '.join(self.partial[name])})" if name in self.partial else ""
+            lines.append(f"  {name:<22} built{note}")
+        lines += [f"  {name:<22} SKIPPED: {reason}" for name, reason in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def _stand_in(table: str) -> str:
+    columns = ", ".join(f"cast(null as {kind}) as {name}" for name, kind in STAND_INS[table].items())
+    return f"(select {columns} where 1 = 0)"
+
+
+def _parse(name: str, text: str) -> Model:
+    description: list[str] = []
+    lists: dict[str, tuple[str, ...]] = {"requires": (), "optional": ()}
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        comment = line[2:].strip()
+        key, _, value = comment.partition(":")
+        if key in lists:
+            lists[key] = tuple(part.strip() for part in value.split(",") if part.strip())
+        else:
+            description.append(comment)
+    unknown = [table for table in lists["optional"] if table not in STAND_INS]
+    if unknown:
+        raise ValueError(f"model {name}: optional tables without a stand-in in STAND_INS: {unknown}")
+    return Model(name, " ".join(description), lists["requires"], lists["optional"], text)
+
+
+def load_models(names: Iterable[str] | None = None) -> list[Model]:
+    chosen = list(names) if names is not None else list(MODEL_NAMES)
+    unknown = sorted(set(chosen) - set(MODEL_NAMES))
+    if unknown:
+        raise ValueError(f"unknown models {unknown}; known: {', '.join(MODEL_NAMES)}")
+    return [_parse(name, (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")) for name in chosen]
+
+
+def existing_tables(client: Any) -> set[str]:
+    """Tables (and views) in the client's dataset."""
+    rows = client.execute_sql(
+        "select table_name from information_schema.tables where table_schema = %s", client.dataset_name
+    )
+    return {row[0] for row in rows or []}
+
+
+def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshResult:
+    """Rebuild the models on an open dlt SQL client (DuckDB or Postgres) of the synced dataset."""
+    result = RefreshResult()
+    dataset = client.fully_qualified_dataset_name()
+    tables = existing_tables(client)
+    for model in load_models(names):
+        target = client.make_qualified_table_name(model.name)
+        missing = [table for table in model.requires if table not in tables]
+        if missing:
+            result.skipped[model.name] = f"missing table(s) {', '.join(missing)} (resource not synced)"
+            if model.name in tables:
+                client.execute_sql(f"drop table if exists {target}")
+            continue
+        missing_optional = [table for table in model.optional if table not in tables]
+        select = model.render(dataset, missing_optional)
+        try:
+            with client.begin_transaction():
+                client.execute_sql(f"drop table if exists {target}")
+                client.execute_sql(f"create table {target} as {select}")
+        except Exception as exc:  # one broken model must not cost the others (nor the sync)
+            reason = " ".join(str(exc).split())
+            result.skipped[model.name] = f"{type(exc).__name__}: {reason}"
+            logger.warning("model %s not rebuilt: %s", model.name, reason)
+            continue
+        result.built.append(model.name)
+        if missing_optional:
+            result.partial[model.name] = missing_optional
+    return result
+
+
+def refresh(pipeline: Any, names: Iterable[str] | None = None) -> RefreshResult:
+    """Rebuild the models in a pipeline's dataset (after a sync)."""
+    with pipeline.sql_client() as client:
+        return refresh_client(client, names)
