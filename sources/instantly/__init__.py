@@ -21,7 +21,9 @@ from .walks import parse_time
 __all__ = ["ENDPOINTS", "instantly_source", "walk_in_progress"]
 
 
-@dlt.source(name=settings.SOURCE_NAME, section=settings.SOURCE_NAME, root_key=True)
+# Campaign and subsequence sequences nest three lists deep; deeper lists (odd data) stay JSON instead of
+# becoming one child table per level.
+@dlt.source(name=settings.SOURCE_NAME, section=settings.SOURCE_NAME, root_key=True, max_table_nesting=5)
 def instantly_source(
     api_key: str = dlt.secrets.value,
     base_url: str = settings.DEFAULT_BASE_URL,

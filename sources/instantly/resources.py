@@ -18,7 +18,7 @@ from . import dates
 from .client import InstantlyClient, RetryPolicy
 from .endpoints import Endpoint, Strategy
 from .errors import AuthError
-from .items import ItemPreparer, rejected_rows
+from .items import ItemPreparer, needs_cleaning, rejected_rows
 from .progress import ResourceStats, RunProgress
 from .ratelimit import WorkspaceLimiter
 from .walks import Walk, parse_time
@@ -83,7 +83,8 @@ class Fetcher:
             for value in _parent_values(parents, fan_out.parent_field):
                 params, path = _parent_request(endpoint, value)
                 for page in client.paginate(endpoint, params, None, stats, path=path):
-                    items, rejected = preparer.prepare(_with_column(page.items, fan_out.column, value), False)
+                    with_parent = _with_column(page.items, fan_out.column, value)
+                    items, rejected = preparer.prepare(with_parent, page.needs_cleaning)
                     yield from self._emit(items, rejected, stats)
 
     # --- reports and single objects -------------------------------------------------------------------
@@ -95,14 +96,15 @@ class Fetcher:
         with skipping_forbidden(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for params, column_value, done in self._report_requests(endpoint, parents, fetched_through):
-                _, body = client.request(endpoint, stats, params=params)
+                response, body = client.request(endpoint, stats, params=params)
                 rows = body if isinstance(body, list) else [body]
                 stats.pages += 1
                 stats.rows_fetched += len(rows)
                 if endpoint.strategy is Strategy.SNAPSHOT:
                     rows = [{**row, "synced_at": self.config.synced_at} for row in rows]
                 column = endpoint.fan_out.column if endpoint.fan_out else None
-                items, rejected = preparer.prepare(_with_column(rows, column, column_value), False)
+                with_parent = _with_column(rows, column, column_value)
+                items, rejected = preparer.prepare(with_parent, needs_cleaning(response.content))
                 yield from self._emit(items, rejected, stats)
                 for value in done:
                     fetched_through[value] = self.config.today.isoformat()
@@ -154,10 +156,10 @@ class Fetcher:
     def single_object(self, endpoint: Endpoint) -> Iterator[Any]:
         stats = self.progress.of(endpoint.name)
         with skipping_forbidden(endpoint, stats), self.client() as client:
-            _, body = client.request(endpoint, stats)
+            response, body = client.request(endpoint, stats)
             stats.pages += 1
             stats.rows_fetched += 1
-            items, rejected = ItemPreparer(endpoint).prepare([body], False)
+            items, rejected = ItemPreparer(endpoint).prepare([body], needs_cleaning(response.content))
             yield from self._emit(items, rejected, stats)
 
     # --- shared ---------------------------------------------------------------------------------------
