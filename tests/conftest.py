@@ -100,14 +100,15 @@ class Warehouse:
         return resource_states(make_pipeline(self.target, self.pipelines_dir)).get(resource, {})
 
 
-def _duckdb_warehouse(tmp_path: Path, simulator: Simulator) -> Warehouse:
+def duckdb_warehouse_for(tmp_path: Path, simulator: Simulator) -> Warehouse:
+    """A DuckDB warehouse in `tmp_path` for a simulator a test builds itself (its own world or limits)."""
     target = Target(destination="duckdb", duckdb_path=str(tmp_path / "warehouse.duckdb"))
     return Warehouse(target, str(tmp_path / "pipelines"), simulator)
 
 
 @pytest.fixture
 def duckdb_warehouse(tmp_path: Path, simulator: Simulator) -> Warehouse:
-    return _duckdb_warehouse(tmp_path, simulator)
+    return duckdb_warehouse_for(tmp_path, simulator)
 
 
 @pytest.fixture
@@ -126,5 +127,5 @@ def postgres_warehouse(tmp_path: Path, simulator: Simulator) -> Iterator[Warehou
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path, simulator: Simulator) -> Warehouse:
     """Each test using this runs once per destination."""
     if request.param == "duckdb":
-        return _duckdb_warehouse(tmp_path, simulator)
+        return duckdb_warehouse_for(tmp_path, simulator)
     return request.getfixturevalue("postgres_warehouse")

@@ -7,7 +7,7 @@ import pytest
 from sources.instantly.endpoints import ENDPOINTS_BY_NAME
 from sources.simulator import Simulator, World
 
-from .conftest import _duckdb_warehouse
+from .conftest import duckdb_warehouse_for
 
 ACCOUNT_DAILY = ENDPOINTS_BY_NAME["account_analytics_daily"].path
 CAMPAIGN_DAILY = ENDPOINTS_BY_NAME["campaign_analytics_daily"].path
@@ -112,7 +112,7 @@ def test_account_daily_requests_span_at_most_31_days_and_200_accounts(tmp_path):
     world = World(seed=4, sizes={"accounts": 450, "campaigns": 2})
     start = (_today() - timedelta(days=99)).isoformat()
     with Simulator(world) as simulator:
-        warehouse = _duckdb_warehouse(tmp_path, simulator)
+        warehouse = duckdb_warehouse_for(tmp_path, simulator)
         warehouse.sync(resources=["account_analytics_daily"], start_date=start)
         requests = simulator.requests_to(ACCOUNT_DAILY)
     for request in requests:
@@ -162,7 +162,7 @@ def test_append_only_events_load_only_new_ones_on_the_next_run(duckdb_warehouse,
 
 def test_a_key_lacking_some_scopes_loads_the_rest_and_reports_a_partial_sync(tmp_path, world, simulator):
     simulator.add_key("narrow-key", world, scopes=("campaigns:read", "leads:read"))
-    warehouse = _duckdb_warehouse(tmp_path, simulator)
+    warehouse = duckdb_warehouse_for(tmp_path, simulator)
     warehouse.source_args["api_key"] = "narrow-key"
     result = warehouse.sync(resources=["campaigns", "leads", "accounts", "webhook_events"])
     assert set(result.progress.skipped()) == {"accounts", "webhook_events"}

@@ -8,7 +8,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Pagination
 from sources.simulator import Fault, Simulator, World
 
-from .conftest import _duckdb_warehouse
+from .conftest import duckdb_warehouse_for
 
 LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
 
@@ -52,7 +52,7 @@ def test_empty_workspace_loads_no_items_with_one_request_per_root_resource(tmp_p
     lists = [e for e in ENDPOINTS if e.kind is Kind.LIST and e.fan_out is None]
     empty = World(seed=3, sizes={e.name: 0 for e in lists})
     with Simulator(empty) as simulator:
-        result = _duckdb_warehouse(tmp_path, simulator).sync()
+        result = duckdb_warehouse_for(tmp_path, simulator).sync()
         roots = [e for e in ENDPOINTS if e.fan_out is None]
         assert len(simulator.requests) == len(roots)  # fan-outs have no parent items to ask about
     assert not any(result.rows_loaded.get(e.name) for e in lists)
@@ -61,7 +61,7 @@ def test_empty_workspace_loads_no_items_with_one_request_per_root_resource(tmp_p
 def test_exact_page_multiple_stops_on_the_empty_page_after_the_last_full_one(tmp_path):
     world = World(seed=5, sizes={"leads": 200, "campaigns": 1, "accounts": 1, "emails": 0, "audit_logs": 0})
     with Simulator(world) as simulator:
-        warehouse = _duckdb_warehouse(tmp_path, simulator)
+        warehouse = duckdb_warehouse_for(tmp_path, simulator)
         warehouse.sync(resources=["leads"])
         statuses = [len(r.body) for r in simulator.requests_to(LEADS_PATH)]
         assert len(statuses) == 3  # full, full (still with a cursor), empty

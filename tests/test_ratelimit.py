@@ -6,7 +6,7 @@ import time
 from sources.instantly.ratelimit import SlidingWindowLimiter, Window
 from sources.simulator import RateLimits, Simulator, World
 
-from .conftest import _duckdb_warehouse
+from .conftest import duckdb_warehouse_for
 
 
 def _max_in_any_window(times: list[float], seconds: float) -> int:
@@ -45,7 +45,7 @@ def test_sync_against_a_rate_limited_simulator_gets_no_429(tmp_path):
     )
     limits = RateLimits(per_second=10, per_minute=6000, emails_per_minute=240)
     with Simulator(world, rate_limits=limits) as simulator:
-        warehouse = _duckdb_warehouse(tmp_path, simulator)
+        warehouse = duckdb_warehouse_for(tmp_path, simulator)
         warehouse.sync(
             resources=["campaigns", "accounts", "leads", "emails", "audit_logs"],
             max_requests_per_second=10,
