@@ -112,15 +112,21 @@ def duckdb_warehouse(tmp_path: Path, simulator: Simulator) -> Warehouse:
 
 
 @pytest.fixture
-def postgres_warehouse(tmp_path: Path, simulator: Simulator) -> Iterator[Warehouse]:
+def postgres_dataset() -> Iterator[str]:
+    """A fresh dataset name in the test Postgres, dropped (with its staging schema) afterwards."""
     require_postgres()
     dataset = f"instantly_test_{uuid.uuid4().hex[:10]}"
-    target = Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
-    yield Warehouse(target, str(tmp_path / "pipelines"), simulator)
+    yield dataset
     with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
         cursor.execute(
             f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
         )
+
+
+@pytest.fixture
+def postgres_warehouse(tmp_path: Path, simulator: Simulator, postgres_dataset: str) -> Warehouse:
+    target = Target(destination="postgres", dataset=postgres_dataset, postgres_credentials=POSTGRES_URL)
+    return Warehouse(target, str(tmp_path / "pipelines"), simulator)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

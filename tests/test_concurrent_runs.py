@@ -1,15 +1,12 @@
 """Two `instantly-sync run`s at once, as real processes: the second exits 4 or, with --wait, queues."""
 
 import time
-import uuid
-from collections.abc import Iterator
 
-import psycopg2
 import pytest
 
 from sources.simulator import Fault, Simulator, World
 
-from .conftest import POSTGRES_URL, require_postgres
+from .conftest import POSTGRES_URL
 from .killing import CORE_RESOURCES, Reader, SyncProcess, cli_env, run_args, run_to_end
 
 RESOURCES = CORE_RESOURCES.split(",")
@@ -22,16 +19,6 @@ def slow_simulator() -> Simulator:
     with Simulator(World(seed=9, sizes=WORLD)) as simulator:
         simulator.faults.add(Fault(kind="slow", delay=0.3))
         yield simulator
-
-
-@pytest.fixture
-def postgres_dataset() -> Iterator[str]:
-    require_postgres()
-    dataset = f"instantly_lock_{uuid.uuid4().hex[:10]}"
-    yield dataset
-    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
-        cursor.execute(f"drop schema if exists {dataset} cascade")
-        cursor.execute(f"drop schema if exists {dataset}_staging cascade")
 
 
 def start_and_wait_for_requests(args: list[str], env: dict[str, str], workdir, simulator) -> SyncProcess:

@@ -11,15 +11,10 @@ import logging
 import math
 import random
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-import psycopg2
-import pytest
 
 from destinations import Target
 from pipelines.sync import SyncOptions, run_sync
@@ -27,7 +22,7 @@ from sources.instantly.endpoints import ENDPOINTS_BY_NAME, Strategy
 from sources.instantly.walks import format_time, parse_time
 from sources.simulator import Fault, RateLimits, Simulator, World
 
-from .conftest import FAST_RETRIES, POSTGRES_URL, require_postgres
+from .conftest import FAST_RETRIES, POSTGRES_URL
 from .killing import (
     CORE_RESOURCES,
     KILL_TARGETS,
@@ -258,17 +253,6 @@ def clean_load(simulator: Simulator, workdir: Path) -> Reader:
         )
     )
     return Reader("duckdb", str(path))
-
-
-@pytest.fixture
-def postgres_dataset() -> Iterator[str]:
-    require_postgres()
-    dataset = f"instantly_crash_{uuid.uuid4().hex[:10]}"
-    yield dataset
-    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
-        )
 
 
 # ------------------------------------------------------------------------------------------------ tests
