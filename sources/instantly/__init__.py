@@ -35,6 +35,7 @@ def instantly_source(
     max_requests_per_second: int = settings.WORKSPACE_REQUESTS_PER_SECOND,
     max_requests_per_minute: int = settings.WORKSPACE_REQUESTS_PER_MINUTE,
     emails_requests_per_minute: int = settings.EMAILS_REQUESTS_PER_MINUTE,
+    rate_time_scale: float = settings.RATE_TIME_SCALE,
     max_attempts: int = settings.MAX_ATTEMPTS,
     backoff_base_seconds: float = settings.BACKOFF_BASE_SECONDS,
     backoff_max_seconds: float = settings.BACKOFF_MAX_SECONDS,
@@ -65,7 +66,9 @@ def instantly_source(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     key = api_key.strip()
-    limits = RateLimits(max_requests_per_second, max_requests_per_minute, emails_requests_per_minute)
+    limits = RateLimits(
+        max_requests_per_second, max_requests_per_minute, emails_requests_per_minute, rate_time_scale
+    )
     fetcher = Fetcher(
         FetchConfig(
             base_url=base_url,

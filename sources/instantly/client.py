@@ -1,9 +1,11 @@
 """HTTP access to the Instantly API v2: auth, pacing, retries, error policy and cursor pagination.
 
-Error policy: 429, 5xx, timeouts, dropped connections and unreadable bodies are transient and retried with
-backoff (Retry-After honoured when present). 401/402/403 are the user's to fix and fail at once with what
-to change. A 200 whose body is an error object is an error, never "no data". Anything else fails with the
-status, the endpoint and a short excerpt of the body. The API key is never part of a message.
+Error policy: 429, 5xx, timeouts, dropped connections and unreadable bodies are transient and retried
+with backoff (Retry-After honoured when present). A 429 also adapts the shared limiter (see
+ratelimit.py): with Retry-After every request of its class pauses; without it the class slows down, then
+recovers. 401/402/403 are the user's to fix and fail at once with what to change. A 200 whose body is an
+error object is an error, never "no data". Anything else fails with the status, the endpoint and a short
+excerpt of the body. The API key is never part of a message.
 """
 
 import email.utils
@@ -50,9 +52,10 @@ class Page:
 
 
 class _Transient(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None, rate_limited: bool = False):
         super().__init__(reason)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class InstantlyClient:
@@ -146,20 +149,40 @@ class InstantlyClient:
         `path` replaces the endpoint's path where it has a placeholder filled per parent item.
         """
         label = self._label(endpoint)
+        # the class a 429 adapts: the endpoint's own stricter limit if it has one, else the workspace's
+        limited = self._limiter.emails if endpoint.rate_class is RateClass.EMAILS else self._limiter.workspace
+        classes = (
+            [self._limiter.workspace]
+            if limited is self._limiter.workspace
+            else [limited, self._limiter.workspace]
+        )
         for attempt in range(1, self._retry.max_attempts + 1):
-            stats.seconds_waiting_for_rate_limit += self._limiter.workspace.acquire()
-            if endpoint.rate_class is RateClass.EMAILS:
-                stats.seconds_waiting_for_rate_limit += self._limiter.emails.acquire()
+            for limiter in classes:  # the stricter, longer wait first
+                stats.seconds_waiting_for_rate_limit += limiter.acquire()
             stats.requests += 1
+            sent_at = time.monotonic()
             try:
-                return self._send(endpoint, label, path or endpoint.path, params, json)
+                answer = self._send(endpoint, label, path or endpoint.path, params, json)
             except _Transient as transient:
-                if attempt == self._retry.max_attempts:
-                    raise RetriesExhausted(
-                        label, None, f"{self._scrub(str(transient))}; gave up after {attempt} attempts"
-                    ) from None
-                stats.retries += 1
-                time.sleep(self._retry.delay(attempt, transient.retry_after))
+                failure = transient
+            else:
+                limited.succeeded()
+                return answer
+            finally:
+                for limiter in classes:
+                    limiter.release(sent_at)
+            if attempt == self._retry.max_attempts:
+                raise RetriesExhausted(
+                    label, None, f"{self._scrub(str(failure))}; gave up after {attempt} attempts"
+                ) from None
+            stats.retries += 1
+            if failure.rate_limited and failure.retry_after is not None:
+                # the whole class waits, so concurrent resources do not storm; acquire() holds us too
+                limited.pause(min(failure.retry_after, self._retry.backoff_max_seconds))
+                continue
+            if failure.rate_limited:
+                limited.slow_down(sent_at)
+            time.sleep(self._retry.delay(attempt, failure.retry_after))
         raise AssertionError("unreachable")
 
     def _send(
@@ -176,7 +199,9 @@ class InstantlyClient:
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
         status = response.status_code
         if status == 429 or status >= 500:
-            raise _Transient(f"HTTP {status}: {self._excerpt(response)}", _retry_after(response))
+            raise _Transient(
+                f"HTTP {status}: {self._excerpt(response)}", _retry_after(response), status == 429
+            )
         if status in (401, 402, 403):
             raise AuthError(label, status, self._auth_advice(endpoint, response))
         if status >= 400:

@@ -9,9 +9,19 @@ WORKSPACE_REQUESTS_PER_SECOND = 100
 WORKSPACE_REQUESTS_PER_MINUTE = 6_000
 # GET /api/v2/emails has its own, stricter limit.
 EMAILS_REQUESTS_PER_MINUTE = 20
-# Requests reach the server a little later than we send them, with jitter; a window a bit longer than the
-# server's keeps our count below its count without giving up more than ~1% of the allowed rate.
-RATE_WINDOW_MARGIN_SECONDS = 0.5
+# Requests reach the server a little later than we send them, with jitter; windows this fraction longer
+# than the server's keep our count below its count (1.2 s on a minute, 20 ms on a second) for 2% of the rate.
+RATE_WINDOW_MARGIN = 0.02
+# A 429 anyway means someone else spends the workspace's budget. With Retry-After, the limiter class (the
+# workspace, or /emails) pauses for that long; without it, the class's rate is cut by this factor (at most
+# once per round of requests, never below the floor) and regains this fraction of the configured rate per
+# minute of successful requests.
+RATE_DECREASE_FACTOR = 0.5
+RATE_MIN_FRACTION = 0.05
+RATE_RECOVERY_PER_MINUTE = 0.5
+# Tests and benchmarks run against a simulator whose minute lasts 1/time_scale of a real one; the client's
+# windows and Retry-After waits shrink by the same factor. 1.0 against the real API.
+RATE_TIME_SCALE = 1.0
 
 # Retries for 429, 5xx, timeouts, dropped connections and unreadable bodies. Without Retry-After we back off
 # exponentially up to a delay that outlasts a per-minute window, so a retry budget survives a full minute.
