@@ -5,20 +5,28 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
+from dlt.common.configuration import with_config
+from dlt.common.normalizers.json.relational import DataItemNormalizer as RelationalNormalizer
 from dlt.extract import DltResource
 
 from . import settings
-from .client import RetryPolicy
+from .client import InstantlyClient, RetryPolicy
 from .columns import column_hints
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
-from .errors import ConfigError
+from .errors import ApiError, ConfigError
 from .labels import enum_label_rows
-from .progress import RunProgress
+from .progress import ResourceStats, RunProgress
 from .ratelimit import RateLimits, limiter_for
 from .resources import FetchConfig, Fetcher
 from .walks import parse_time
 
-__all__ = ["ENDPOINTS", "instantly_source", "walk_in_progress"]
+__all__ = [
+    "ENDPOINTS",
+    "configured_rate_limits",
+    "current_workspace_id",
+    "instantly_source",
+    "walk_in_progress",
+]
 
 
 # Campaign and subsequence sequences nest three lists deep; deeper lists (odd data) stay JSON instead of
@@ -40,12 +48,17 @@ def instantly_source(
     backoff_base_seconds: float = settings.BACKOFF_BASE_SECONDS,
     backoff_max_seconds: float = settings.BACKOFF_MAX_SECONDS,
     request_timeout_seconds: float = settings.REQUEST_TIMEOUT_SECONDS,
+    workspace_id: str | None = None,
+    workspace_name: str | None = None,
     progress: RunProgress | None = None,
 ) -> list[DltResource]:
     """Every selected Instantly endpoint as a merge resource named like its table.
 
     Root lists walk for at most `checkpoint_seconds`, storing their resume cursor in state, so a caller
     that loops `pipeline.run` until no walk is in progress commits progress in slices.
+
+    With `workspace_id` (several workspaces in one dataset), every row carries `workspace_id` and
+    `workspace_name`, every key starts with `workspace_id`, and child tables carry `workspace_id` too.
     """
     if not api_key or not api_key.strip():
         raise ConfigError(
@@ -82,10 +95,26 @@ def instantly_source(
             checkpoint_seconds=checkpoint_seconds,
             trailing_days=analytics_trailing_days,
             synced_at=datetime.now(UTC),
+            workspace_columns=_workspace_columns(workspace_id, workspace_name),
         ),
         progress or RunProgress(),
     )
+    if workspace_id:
+        # the relational normalizer copies these root columns into every child table
+        RelationalNormalizer.update_normalizer_config(
+            dlt.current.source_schema(),
+            {"propagation": {"root": {column: column for column in WORKSPACE_KEY}}},
+        )
     return _assemble(selected, fetcher)
+
+
+WORKSPACE_KEY = ("workspace_id",)
+
+
+def _workspace_columns(workspace_id: str | None, workspace_name: str | None) -> dict[str, str]:
+    if not workspace_id:
+        return {}
+    return {"workspace_id": workspace_id, "workspace_name": workspace_name or workspace_id}
 
 
 def _assemble(selected: tuple[str, ...], fetcher: Fetcher) -> list[DltResource]:
@@ -105,17 +134,25 @@ def _assemble(selected: tuple[str, ...], fetcher: Fetcher) -> list[DltResource]:
     for endpoint in wanted:
         if endpoint.fan_out is not None:
             built.append(roots[endpoint.fan_out.parent] | _child_resource(endpoint, fetcher))
+
     if "enum_labels" in selected:
         built.append(dlt.resource(enum_label_rows(), name="enum_labels", write_disposition="replace"))
     return built
 
 
-def _hints(endpoint: Endpoint) -> dict[str, Any]:
+def _hints(endpoint: Endpoint, fetcher: Fetcher) -> dict[str, Any]:
+    """Merge on the endpoint's key; where workspaces share the dataset, on the workspace and that key (the
+    same ids may exist in two workspaces)."""
+    shared = bool(fetcher.config.workspace_columns)
+    columns = column_hints(endpoint)
+    if shared:
+        columns["workspace_id"] = {"name": "workspace_id", "data_type": "text", "nullable": False}
+        columns["workspace_name"] = {"name": "workspace_name", "data_type": "text", "nullable": True}
     return {
         "name": endpoint.name,
-        "primary_key": endpoint.primary_key,
+        "primary_key": [*WORKSPACE_KEY, *endpoint.key_fields] if shared else endpoint.primary_key,
         "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-        "columns": column_hints(endpoint),
+        "columns": columns,
     }
 
 
@@ -127,7 +164,7 @@ def _root_resource(endpoint: Endpoint, fetcher: Fetcher, checkpoint: bool) -> Dl
     else:
         rows = fetcher.report(endpoint)
     # resources walk concurrently under the one shared rate limiter
-    return dlt.resource(rows, parallelized=True, **_hints(endpoint))
+    return dlt.resource(rows, parallelized=True, **_hints(endpoint, fetcher))
 
 
 def _child_resource(endpoint: Endpoint, fetcher: Fetcher) -> DltResource:
@@ -137,9 +174,39 @@ def _child_resource(endpoint: Endpoint, fetcher: Fetcher) -> DltResource:
         else:
             yield from fetcher.report(endpoint, parents)
 
-    return dlt.transformer(per_parent_page, **_hints(endpoint))
+    return dlt.transformer(per_parent_page, **_hints(endpoint, fetcher))
 
 
 def walk_in_progress(resource_state: dict[str, Any]) -> bool:
     """True when a resource stopped at a checkpoint and has more pages to fetch."""
     return bool(resource_state.get("walk"))
+
+
+def current_workspace_id(
+    api_key: str, base_url: str = settings.DEFAULT_BASE_URL, limits: RateLimits | None = None
+) -> str:
+    """The id of the workspace `api_key` belongs to (GET /workspaces/current): what tells workspaces apart
+    in a shared dataset. A wrong key fails here, before anything of that workspace is fetched. Pass the
+    run's `limits`, so this request counts in the same limiter as the sync's."""
+    endpoint = ENDPOINTS_BY_NAME["workspace"]
+    key = api_key.strip()
+    limiter = limiter_for(base_url, key, limits or RateLimits())
+    with InstantlyClient(base_url, key, limiter, RetryPolicy()) as client:
+        response, body = client.request(endpoint, ResourceStats())
+    workspace_id = body.get("id") if isinstance(body, dict) else None
+    if not workspace_id:
+        raise ApiError(endpoint.path, response.status_code, "the answer names no workspace `id`")
+    return str(workspace_id)
+
+
+@with_config(sections=("sources", settings.SOURCE_NAME))
+def configured_rate_limits(
+    max_requests_per_second: int = settings.WORKSPACE_REQUESTS_PER_SECOND,
+    max_requests_per_minute: int = settings.WORKSPACE_REQUESTS_PER_MINUTE,
+    emails_requests_per_minute: int = settings.EMAILS_REQUESTS_PER_MINUTE,
+    rate_time_scale: float = settings.RATE_TIME_SCALE,
+) -> RateLimits:
+    """The limits `instantly_source` resolves from the same config (arguments override it)."""
+    return RateLimits(
+        max_requests_per_second, max_requests_per_minute, emails_requests_per_minute, rate_time_scale
+    )

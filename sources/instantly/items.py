@@ -74,8 +74,9 @@ def clean_strings(value: Any) -> Any:
     return value
 
 
-def rejected_rows(rows: list[dict[str, Any]]) -> Any:
-    """`_rejected` rows, marked for their own table: own columns, merged on `rejected_id`.
+def rejected_rows(rows: list[dict[str, Any]], key: tuple[str, ...] = ("rejected_id",)) -> Any:
+    """`_rejected` rows, marked for their own table: own columns, merged on `key` (`rejected_id`, after the
+    workspace columns when several workspaces share the dataset).
 
     A hash of (resource, raw JSON) is the key, so an item rejected on every run, or again after a resumed
     load, is one row, whose `rejected_at` says when it was last seen.
@@ -83,13 +84,13 @@ def rejected_rows(rows: list[dict[str, Any]]) -> Any:
     Both the table variant and the empty `columns` matter. Without the variant dlt merges these hints into
     the resource's own, so every later page of the resource goes to `_rejected`. A variant starts from a copy
     of the resource's hints, columns included (a non-null `id` would fail the very row being rejected), and
-    dlt merges columns given here into those; only empty columns replace them. The five columns' types are
-    then inferred from the rows, which always carry all five.
+    dlt merges columns given here into those; only empty columns replace them. The columns' types are then
+    inferred from the rows, which always carry all of them.
     """
     hints = dlt.mark.make_hints(
         table_name=REJECTED_TABLE,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-        primary_key="rejected_id",
+        primary_key=list(key),
         columns={},
     )
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)

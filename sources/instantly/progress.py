@@ -17,6 +17,17 @@ class ResourceStats:
     rejected: int = 0
     seconds_waiting_for_rate_limit: float = 0.0
     skipped: str | None = None  # why the resource was skipped (a missing scope), if it was
+    seconds: float = 0.0  # time spent fetching, over every slice of the run
+
+    _since: float | None = field(default=None, repr=False)
+
+    def started(self) -> None:
+        self._since = time.monotonic()
+
+    def finished(self) -> None:
+        if self._since is not None:
+            self.seconds += time.monotonic() - self._since
+            self._since = None
 
 
 @dataclass
@@ -48,8 +59,11 @@ class RunProgress:
 class ProgressReporter:
     """Prints `progress.line()` every `interval` seconds until stopped (a context manager)."""
 
-    def __init__(self, progress: RunProgress, interval: float = 10.0, stream: TextIO | None = None):
+    def __init__(
+        self, progress: RunProgress, interval: float = 10.0, stream: TextIO | None = None, label: str = ""
+    ):
         self._progress = progress
+        self._label = f"{label}: " if label else ""
         self._interval = interval
         self._stream = stream or sys.stderr
         self._stop = threading.Event()
@@ -59,7 +73,9 @@ class ProgressReporter:
         started = time.monotonic()
         while not self._stop.wait(self._interval):
             print(
-                f"[{time.monotonic() - started:6.0f}s] {self._progress.line()}", file=self._stream, flush=True
+                f"[{time.monotonic() - started:6.0f}s] {self._label}{self._progress.line()}",
+                file=self._stream,
+                flush=True,
             )
 
     def __enter__(self) -> "ProgressReporter":

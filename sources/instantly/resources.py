@@ -39,6 +39,8 @@ class FetchConfig:
     checkpoint_seconds: float
     trailing_days: int
     synced_at: datetime
+    # columns every row of this workspace carries when several workspaces share a dataset (else empty)
+    workspace_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -63,7 +65,7 @@ class Fetcher:
         walk = Walk(endpoint, state, self.config.start_date, self.config.overlap)
         stats = self.progress.of(endpoint.name)
         deadline = time.monotonic() + self.config.checkpoint_seconds if checkpoint else float("inf")
-        with skipping_forbidden(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
+        with tracking(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
                 walk.advance(page.next_cursor, page.server_time)
@@ -78,7 +80,7 @@ class Fetcher:
     def walk_children(self, endpoint: Endpoint, parents: list[dict[str, Any]]) -> Iterator[Any]:
         fan_out = endpoint.fan_out
         stats = self.progress.of(endpoint.name)
-        with skipping_forbidden(endpoint, stats), self.client() as client:
+        with tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for value in _parent_values(parents, fan_out.parent_field):
                 params, path = _parent_request(endpoint, value)
@@ -93,7 +95,7 @@ class Fetcher:
         stats = self.progress.of(endpoint.name)
         daily = endpoint.strategy is Strategy.DAILY
         fetched_through = dlt.current.resource_state().setdefault("fetched_through", {}) if daily else {}
-        with skipping_forbidden(endpoint, stats), self.client() as client:
+        with tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for params, column_value, done in self._report_requests(endpoint, parents, fetched_through):
                 response, body = client.request(endpoint, stats, params=params)
@@ -155,7 +157,7 @@ class Fetcher:
 
     def single_object(self, endpoint: Endpoint) -> Iterator[Any]:
         stats = self.progress.of(endpoint.name)
-        with skipping_forbidden(endpoint, stats), self.client() as client:
+        with tracking(endpoint, stats), self.client() as client:
             response, body = client.request(endpoint, stats)
             stats.pages += 1
             stats.rows_fetched += 1
@@ -164,21 +166,26 @@ class Fetcher:
 
     # --- shared ---------------------------------------------------------------------------------------
 
-    @staticmethod
     def _emit(
-        rows: list[dict[str, Any]], rejected: list[dict[str, Any]], stats: ResourceStats
+        self, rows: list[dict[str, Any]], rejected: list[dict[str, Any]], stats: ResourceStats
     ) -> Iterator[Any]:
         stats.rows_kept += len(rows)
         stats.rejected += len(rejected)
+        tags = self.config.workspace_columns
+        if tags:
+            for row in (*rows, *rejected):
+                row.update(tags)
         if rejected:
-            yield rejected_rows(rejected)
+            yield rejected_rows(rejected, key=(*tags, "rejected_id"))
         if rows:
             yield rows
 
 
 @contextmanager
-def skipping_forbidden(endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
-    """A 403 (the key lacks this endpoint's scope) skips the resource with a warning; the run goes on."""
+def tracking(endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
+    """Times the resource's work for the run report, and turns a 403 (the key lacks this endpoint's scope)
+    into a skipped resource with a warning: the run goes on."""
+    stats.started()
     try:
         yield
     except AuthError as exc:
@@ -188,6 +195,8 @@ def skipping_forbidden(endpoint: Endpoint, stats: ResourceStats, on_skip: Callab
         logger.warning("skipping %s: %s", endpoint.name, exc.detail)
         if on_skip:
             on_skip()
+    finally:
+        stats.finished()
 
 
 def _parent_values(parents: list[dict[str, Any]], parent_field: str) -> list[str]:
