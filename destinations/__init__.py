@@ -1,12 +1,16 @@
 """Destination factories: DuckDB (a local file, the default) and Postgres (dlt credentials)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.destination import Destination
+from dlt.destinations.exceptions import DestinationConnectionError
 
-from sources.instantly.errors import ConfigError
+from sources.instantly.errors import ConfigError, InstantlyError
 
 DEFAULT_DUCKDB_PATH = "instantly_warehouse.duckdb"
 DEFAULT_DATASET = "instantly"
@@ -28,6 +32,7 @@ class Target:
     dataset: str = DEFAULT_DATASET
     duckdb_path: str = DEFAULT_DUCKDB_PATH
     postgres_credentials: str | None = None  # None: dlt's config (DESTINATION__POSTGRES__CREDENTIALS)
+    workspace: str | None = None  # one of several configured workspaces: its own pipeline and state
 
     def validate(self) -> None:
         if self.destination not in DESTINATIONS:
@@ -55,7 +60,8 @@ class Target:
 
     @property
     def pipeline_name(self) -> str:
-        return f"instantly_{self.destination}_{self.dataset}"
+        name = f"instantly_{self.destination}_{self.dataset}"
+        return f"{name}__{self.workspace}" if self.workspace else name
 
     def factory(self) -> Destination:
         if self.destination == "duckdb":
@@ -66,6 +72,12 @@ class Target:
         if self.postgres_credentials:
             return dlt.destinations.postgres(credentials=self.postgres_credentials)
         return dlt.destinations.postgres()
+
+    def postgres_dsn(self) -> str:
+        """The Postgres connection string dlt resolves for this target (from config unless given)."""
+        factory = self.factory()
+        configuration = factory.configuration(factory.spec()._bind_dataset_name(dataset_name=self.dataset))
+        return configuration.credentials.to_native_representation()
 
     @property
     def location(self) -> str:
@@ -80,6 +92,27 @@ class Target:
         if self.destination == "duckdb":
             return str(Path(self.duckdb_path).absolute())
         return f"postgres:{self.dataset}"
+
+
+@contextmanager
+def opening(target: Target) -> Iterator[None]:
+    """Turn what goes wrong while connecting (credentials missing, database unreachable or absent) into one
+    configuration error (exit 2) that names what to fix."""
+    destination = target.destination
+    try:
+        yield
+    except ConfigFieldMissingException as exc:
+        raise ConfigError(
+            f"missing configuration for the {destination} destination: {', '.join(exc.fields)}. Set "
+            f"DESTINATION__{destination.upper()}__CREDENTIALS (or [destination.{destination}.credentials] "
+            "in .dlt/secrets.toml)"
+        ) from None
+    except InstantlyError:
+        raise
+    except Exception as exc:  # the driver's own words say best what is wrong (refused, no such db, ...)
+        reason = exc.inner_exc if isinstance(exc, DestinationConnectionError) else exc
+        text = " ".join(str(reason).split()) or type(reason).__name__
+        raise ConfigError(f"cannot open the {destination} destination {target.location}: {text}") from None
 
 
 def _looks_like_duckdb(path: Path) -> bool:

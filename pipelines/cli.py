@@ -1,24 +1,30 @@
-"""`instantly-sync`: run, demo, simulate, status and dashboard. Flags are conveniences over dlt config.
+"""`instantly-sync`: run, check, reset, status, demo, simulate and dashboard. Flags are conveniences over
+dlt config.
 
-Errors are one line on stderr and a documented exit code (see `ExitCode`); the API key is never printed.
+Errors are one line on stderr and a documented exit code (see `ExitCode`); API keys are never printed.
 """
 
 import argparse
 import enum
-import os
 import shutil
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
 
 from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target, models
-from sources.instantly.errors import InstantlyError
 
-from . import report
-from .lock import AlreadyRunning, exclusive
-from .sync import SyncOptions, _lock_paths, make_pipeline, run_sync
+from . import freshness, report
+from .lock import dataset_lock, exclusive
+from .messages import describe_error, exit_code
+from .reset import reset
+from .runs import run_workspaces
+from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
+from .workspaces import SINGLE, configured_workspaces
 
 DEMO_DIR = Path(".instantly_demo")
 DEMO_DUCKDB = "instantly_demo.duckdb"
@@ -32,6 +38,7 @@ class ExitCode(enum.IntEnum):
     AUTH = 3  # 401/402/403: the key, plan or scope must be fixed
     LOCKED = 4  # another sync holds the lock
     PARTIAL = 5  # the sync finished, but some resources were skipped (the key lacks their scope)
+    STALE = 6  # `check`: a resource's last successful sync is older than --max-age (or none is recorded)
     INTERRUPTED = 130
 
 
@@ -46,8 +53,37 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipelines-dir", help="where dlt keeps pipeline state (default: ~/.dlt/pipelines)")
 
 
+def _add_workspace_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspaces", help="comma-separated names of configured workspaces (default: every one configured)"
+    )
+    parser.add_argument(
+        "--separate-datasets",
+        action="store_true",
+        help="one dataset per workspace (<dataset>_<name>) instead of one shared dataset",
+    )
+
+
 def _target(args: argparse.Namespace) -> Target:
     return Target(destination=args.destination, dataset=args.dataset, duckdb_path=args.duckdb_path)
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
+def _workspace_targets(args: argparse.Namespace) -> list[tuple[str, Target]]:
+    """(workspace label, target) of each workspace a command addresses, as `run` would write them."""
+    base = _target(args)
+    base.validate()
+    pairs = []
+    for workspace in configured_workspaces(_names(args.workspaces)):
+        if workspace is SINGLE:
+            pairs.append((workspace.label, base))
+        else:
+            dataset = f"{base.dataset}_{workspace.name}" if args.separate_datasets else base.dataset
+            pairs.append((workspace.label, replace(base, dataset=dataset, workspace=workspace.name)))
+    return pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="drop the selected tables and state first")
     run.add_argument("--wait", action="store_true", help="wait for a running sync instead of exiting")
     run.add_argument("--base-url", help="API base URL (default: config, else https://api.instantly.ai)")
+    run.add_argument(
+        "--start-date", help="first backfill of time-keyed resources starts here (ISO date; default: config)"
+    )
     run.add_argument("--progress-interval", type=float, default=10.0, help="seconds between progress lines")
+    run.add_argument("--json", action="store_true", help="print the run report as JSON")
+    _add_workspace_flags(run)
     run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser("check", help="exit 6 when a resource's last successful sync is too old")
+    _add_target_flags(check)
+    _add_workspace_flags(check)
+    check.add_argument("--max-age", required=True, help="e.g. 90m, 2h, 1d, 1h30m")
+    check.set_defaults(handler=cmd_check)
+
+    reset_ = commands.add_parser("reset", help="drop resources' tables and state: the next run re-syncs them")
+    _add_target_flags(reset_)
+    _add_workspace_flags(reset_)
+    reset_.add_argument("resources", nargs="+", help="resource names (see README)")
+    reset_.add_argument("--wait", action="store_true", help="wait for a running sync instead of exiting")
+    reset_.set_defaults(handler=cmd_reset)
 
     demo = commands.add_parser("demo", help="serve the simulator and sync it into a local DuckDB file")
     demo.add_argument("--duckdb-path", default=DEMO_DUCKDB)
@@ -86,31 +140,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def refresh_models(pipeline: dlt.Pipeline, target: Target) -> str:
-    """Rebuild the analytics models after a sync, under the sync's lock (skipped if another sync holds
-    it: that one refreshes them when it finishes)."""
-    try:
-        with exclusive(_lock_paths(pipeline.pipelines_dir, target), wait=False):
-            return models.refresh(pipeline).summary()
-    except AlreadyRunning:
-        return "models: not refreshed now; the sync running on this destination refreshes them"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    source_args = {"base_url": args.base_url} if args.base_url else {}
+    source_args = {"base_url": args.base_url, "start_date": args.start_date}
     options = SyncOptions(
         target=_target(args),
-        resources=[r.strip() for r in args.resources.split(",") if r.strip()] if args.resources else None,
+        resources=_names(args.resources),
         full_refresh=args.full_refresh,
         pipelines_dir=args.pipelines_dir,
         wait_for_lock=args.wait,
         progress_interval=args.progress_interval,
-        source_args=source_args,
+        source_args={name: value for name, value in source_args.items() if value},
     )
-    result = run_sync(options)
-    print(report.summary(result))
-    print(refresh_models(result.pipeline, options.target))
-    return ExitCode.PARTIAL if result.progress.skipped() else ExitCode.OK
+    workspaces = configured_workspaces(_names(args.workspaces))
+    run_report = run_workspaces(options, workspaces, args.separate_datasets)
+    print(report.as_json(run_report) if args.json else report.summary(run_report))
+    for line in run_report.models:
+        print(line, file=sys.stderr if args.json else sys.stdout)
+    return run_report.exit_code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    max_age = freshness.parse_age(args.max_age)
+    now = datetime.now(UTC)
+    by_dataset: dict[Target, list[str]] = {}
+    for label, target in _workspace_targets(args):
+        by_dataset.setdefault(replace(target, workspace=None), []).append(label)
+    stale = 0
+    for target, labels in by_dataset.items():
+        entries = freshness.freshness(target, labels, args.pipelines_dir)
+        print(f"{target.destination}:{target.dataset}: " + freshness.describe(entries, max_age, now))
+        stale += len(freshness.stale(entries, max_age, now)) + (0 if entries else 1)
+    return ExitCode.STALE if stale else ExitCode.OK
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    names = list(selected_resources(args.resources))
+    targets = [target for _, target in _workspace_targets(args)]
+    pipelines_dir = args.pipelines_dir or dlt.common.pipeline.get_dlt_pipelines_dir()
+    lock_paths = [path for target in targets for path in _lock_paths(pipelines_dir, target)]
+    with exclusive(lock_paths, args.wait), ExitStack() as held:
+        for target in {target.lock_name: target for target in targets}.values():
+            held.enter_context(dataset_lock(target, args.wait))
+        for line in reset(targets, names, pipelines_dir):
+            print(line)
+    return ExitCode.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -126,13 +199,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             pipelines_dir=str(DEMO_DIR / "pipelines"),
             source_args={"base_url": simulator.base_url, "api_key": simulator.api_key},
         )
-        result = run_sync(options)
-    print(report.summary(result))
-    print(refresh_models(result.pipeline, options.target))
+        run_report = run_workspaces(options, [SINGLE])
+    print(report.summary(run_report))
+    print("\n".join(run_report.models))
+    pipeline = run_report.workspaces[0].result.pipeline
     print()
-    print(report.table_counts(result.pipeline))
+    print(report.table_counts(pipeline))
     print()
-    print(report.sample_query(result.pipeline))
+    print(report.sample_query(pipeline))
     print(f"\nThe warehouse is {args.duckdb_path}; query it with: duckdb {args.duckdb_path}")
     print(f"See it in a browser: instantly-sync dashboard --duckdb-path {args.duckdb_path}")
     return ExitCode.OK
@@ -185,35 +259,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _secret_values() -> list[str]:
-    """Values to scrub from any message we print, whatever produced it."""
-    values = [os.environ.get("SOURCES__INSTANTLY__API_KEY", "")]
-    try:
-        values.append(str(dlt.secrets.get("sources.instantly.api_key") or ""))
-    except Exception:
-        pass
-    return [v for v in values if len(v) >= 4]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    for secret in _secret_values():
-        text = text.replace(secret, "***")
-    return text
-
-
-def _find_cause(exc: BaseException) -> BaseException:
-    """The innermost error of ours in dlt's wrapping chain, else the original."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, InstantlyError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return exc
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -223,11 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         print("instantly-sync: interrupted; the next run resumes from the last checkpoint", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:  # every failure becomes one line and an exit code
-        cause = _find_cause(exc)
-        code = cause.exit_code if isinstance(cause, InstantlyError) else ExitCode.FAILED
-        kind = "" if isinstance(cause, InstantlyError) else f"{type(cause).__name__}: "
-        print(f"instantly-sync: error: {kind}{_one_line(cause)}", file=sys.stderr)
-        return code
+        print(f"instantly-sync: error: {describe_error(exc)}", file=sys.stderr)
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from dlt.pipeline.pipeline import Pipeline
+import psycopg2
 
-from destinations import Target
+from destinations import Target, opening
 from sources.instantly.errors import InstantlyError
 
 logger = logging.getLogger(__name__)
@@ -44,25 +44,32 @@ def exclusive(lock_paths: list[Path], wait: bool) -> Iterator[None]:
 
 
 @contextmanager
-def dataset_lock(pipeline: Pipeline, target: Target, wait: bool) -> Iterator[None]:
-    """Postgres: hold an advisory lock on the dataset for the run, so runs from other machines or other
-    pipelines folders cannot write the same dataset at once (file locks cannot see them). DuckDB: nothing
-    to do, the file lock covers the file."""
+def dataset_lock(target: Target, wait: bool) -> Iterator[None]:
+    """Postgres: hold an advisory lock on the dataset for the run, on a connection of its own, so runs from
+    other machines or other pipelines folders cannot write the same dataset at once (file locks cannot see
+    them). DuckDB: nothing to do, the file lock covers the file."""
     if target.destination != "postgres":
         yield
         return
     digest = hashlib.sha256(f"instantly-sync:{target.dataset}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
-    with pipeline.sql_client() as client:
-        if not client.execute_sql("select pg_try_advisory_lock(%s)", key)[0][0]:
-            if not wait:
-                raise AlreadyRunning(
-                    f"another sync is writing the Postgres dataset {target.dataset!r} (advisory lock {key}); "
-                    "wait for it to finish or pass --wait"
+    with opening(target):
+        connection = psycopg2.connect(target.postgres_dsn())
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_try_advisory_lock(%s)", (key,))
+            if not cursor.fetchone()[0]:
+                if not wait:
+                    raise AlreadyRunning(
+                        f"another sync is writing the Postgres dataset {target.dataset!r} "
+                        f"(advisory lock {key}); wait for it to finish or pass --wait"
+                    )
+                logger.warning(
+                    "instantly-sync: another sync is writing the Postgres dataset %r; waiting for it",
+                    target.dataset,
                 )
-            logger.warning(
-                "instantly-sync: another sync is writing the Postgres dataset %r; waiting for it to finish",
-                target.dataset,
-            )
-            client.execute_sql("select pg_advisory_lock(%s)", key)
+                cursor.execute("select pg_advisory_lock(%s)", (key,))
         yield
+    finally:
+        connection.close()

@@ -1,10 +1,14 @@
-"""Human-readable summaries of a run and of the warehouse."""
+"""Summaries of a run (for people, and as JSON for machines) and of the warehouse."""
 
+import json
+from datetime import datetime
 from typing import Any
 
 from dlt.pipeline.pipeline import Pipeline
 
-from .sync import SyncResult, resource_states
+from .messages import describe_error
+from .runs import RunReport, WorkspaceRun, run_rows
+from .sync import resource_states
 
 SAMPLE_QUERY = """
 select a.campaign_name,
@@ -21,20 +25,83 @@ limit 5
 """
 
 
-def summary(result: SyncResult) -> str:
-    skipped = result.progress.skipped()
-    partial = f"; PARTIAL: {len(skipped)} resource(s) skipped" if skipped else ""
-    lines = [f"sync finished in {result.slices} slice(s){partial}"]
-    for name, stats in result.progress.resources.items():
-        if stats.skipped:
-            lines.append(f"  {name:<12} SKIPPED: {stats.skipped}")
+def summary(report: RunReport) -> str:
+    """Per workspace: its status and where it went; per resource: the run's counters and cursors."""
+    failed = [run.workspace.label for run in report.workspaces if run.error]
+    lines = [f"run {report.run_id}: " + _outcome(report, failed)]
+    for run in report.workspaces:
+        lines.append(_workspace_line(run))
+        if run.error:
             continue
-        lines.append(
-            f"  {name:<12} requests={stats.requests:<6} pages={stats.pages:<6} "
-            f"fetched={stats.rows_fetched:<8} written={result.rows_loaded.get(name, 0):<8} "
-            f"rejected={stats.rejected} retries={stats.retries}"
-        )
+        for row in run_rows(run, report):
+            if row["status"] == "skipped":
+                lines.append(f"  {row['resource']:<24} SKIPPED: {row['error']}")
+                continue
+            lines.append(
+                f"  {row['resource']:<24} requests={row['requests']:<6} pages={row['pages']:<6} "
+                f"extracted={row['rows_extracted']:<8} loaded={row['rows_loaded']:<8} "
+                f"rejected={row['rejected']} retries={row['retries']} {row['duration_seconds']:.1f}s"
+                + _cursor_change(row)
+            )
     return "\n".join(lines)
+
+
+def _outcome(report: RunReport, failed: list[str]) -> str:
+    skipped = sum(len(run.progress.skipped()) for run in report.workspaces if not run.error)
+    parts = [f"{len(report.workspaces) - len(failed)} of {len(report.workspaces)} workspace(s) synced"]
+    if failed:
+        parts.append(f"FAILED: {', '.join(failed)}")
+    if skipped:
+        parts.append(f"PARTIAL: {skipped} resource(s) skipped")
+    return "; ".join(parts)
+
+
+def _workspace_line(run: WorkspaceRun) -> str:
+    where = f"{run.target.destination}:{run.target.dataset}"
+    identity = f" (id {run.workspace_id})" if run.workspace_id else ""
+    if run.error:
+        return f"workspace {run.workspace.label}{identity} -> {where}: FAILED: {describe_error(run.error)}"
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    slices = run.result.slices if run.result else 0
+    return (
+        f"workspace {run.workspace.label}{identity} -> {where}: synced in {seconds:.1f}s, {slices} slice(s)"
+    )
+
+
+def _cursor_change(row: dict[str, Any]) -> str:
+    if row["cursor_before"] == row["cursor_after"]:
+        return ""
+    return f" cursor {row['cursor_before'] or '-'} -> {row['cursor_after'] or '-'}"
+
+
+def as_json(report: RunReport) -> str:
+    """The same report for machines: one JSON object, datetimes as ISO 8601."""
+    document = {
+        "run_id": report.run_id,
+        "exit_code": report.exit_code,
+        "workspaces": [
+            {
+                "name": run.workspace.label,
+                "workspace_id": run.workspace_id,
+                "destination": run.target.destination,
+                "dataset": run.target.dataset,
+                "status": "failed" if run.error else "ok",
+                "error": describe_error(run.error) if run.error else None,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+                "slices": run.result.slices if run.result else 0,
+                "resources": run_rows(run, report),
+            }
+            for run in report.workspaces
+        ],
+    }
+    return json.dumps(document, default=_iso, indent=2)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _table_names(pipeline: Pipeline) -> list[str]:

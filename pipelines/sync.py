@@ -11,22 +11,25 @@ not load are loaded before `Pipeline.run`, whose sync with the destination would
 their cursors, while the dataset does not exist yet (a crash before the first load completed).
 """
 
+import copy
 import logging
 import shutil
+import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
-from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
+from dlt.common.pipeline import LoadInfo, NormalizeInfo, get_dlt_pipelines_dir
 from dlt.common.storages import NormalizeStorage
-from dlt.destinations.exceptions import DestinationConnectionError
 from dlt.extract import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target
+from destinations import Target, opening
 from sources.instantly import instantly_source, walk_in_progress
 from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
@@ -48,6 +51,11 @@ class SyncOptions:
     progress_interval: float = 10.0
     # explicit source arguments (CLI conveniences); everything else comes from dlt config
     source_args: dict[str, Any] = field(default_factory=dict)
+    # the caller already holds the dataset's locks (several workspaces of one command share a dataset)
+    dataset_locked: bool = False
+    # counters of the run; the caller keeps them even when the run fails
+    progress: RunProgress = field(default_factory=RunProgress)
+    progress_label: str = ""
 
 
 @dataclass
@@ -57,6 +65,11 @@ class SyncResult:
     slices: int = 0
     rows_loaded: dict[str, int] = field(default_factory=dict)
     load_infos: list[LoadInfo] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    # each resource's state (cursors, high-water marks) before and after the run
+    states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states_after: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def make_pipeline(target: Target, pipelines_dir: str | None = None) -> Pipeline:
@@ -74,22 +87,24 @@ def resource_states(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
 
 def run_sync(options: SyncOptions) -> SyncResult:
     options.target.validate()
-    names = list(_selected(options.resources))
-    progress = RunProgress()
+    names = list(selected_resources(options.resources))
+    progress = options.progress
     build_source = _source_builder(options, progress)
     build_source(names)  # resolves and checks the configuration before anything moves
     pipelines_dir = options.pipelines_dir or get_dlt_pipelines_dir()
+    lock_paths = _lock_paths(pipelines_dir, options.target, with_dataset=not options.dataset_locked)
     # Lock before dlt opens the working folder: creating a Pipeline object already writes its state file.
-    with exclusive(_lock_paths(pipelines_dir, options.target), options.wait_for_lock):
+    with exclusive(lock_paths, options.wait_for_lock):
         pipeline = make_pipeline(options.target, pipelines_dir)
         check_destination(pipeline, options.target)
         result = SyncResult(pipeline=pipeline, progress=progress)
         with (
-            dataset_lock(pipeline, options.target, options.wait_for_lock),
-            ProgressReporter(progress, options.progress_interval),
+            nullcontext() if options.dataset_locked else dataset_lock(options.target, options.wait_for_lock),
+            ProgressReporter(progress, options.progress_interval, label=options.progress_label),
         ):
             _remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
+        result.finished_at = datetime.now(UTC)
     return result
 
 
@@ -101,26 +116,35 @@ def _run_slices(
     result: SyncResult,
 ) -> None:
     progress = result.progress
-    _finish_pending(pipeline, result)
+    _finish_pending(pipeline, options.target, result)
     _warn_if_dlt_will_discard_state(pipeline)
+    pipeline.sync_destination()
+    result.states_before = copy.deepcopy(resource_states(pipeline))
     refresh = "drop_resources" if options.full_refresh else None
     while names:
-        info = pipeline.run(
-            build_source(names),
-            loader_file_format=options.target.loader_file_format,
-            refresh=refresh,
+        # extract and normalize run beside other workspaces' syncs; loads into one dataset take turns
+        pipeline.extract(
+            build_source(names), refresh=refresh, loader_file_format=options.target.loader_file_format
         )
         refresh = None
-        _record(pipeline, info, result)
+        normalized = pipeline.normalize()
+        _load(pipeline, options.target, normalized, result)
         states = resource_states(pipeline)
         names = [n for n in names if walk_in_progress(states.get(n, {})) and not progress.of(n).skipped]
+    result.states_after = copy.deepcopy(resource_states(pipeline))
 
 
-def _selected(resources: list[str] | None):
+def selected_resources(resources: list[str] | None) -> tuple[str, ...]:
+    """The resources named (a flag), else those of `sources.instantly.resources` in config, else all."""
     try:
-        return check_resource_names(resources)
+        return check_resource_names(resources or dlt.config.get("sources.instantly.resources", list))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def check_configuration(options: SyncOptions) -> None:
+    """Resolve and check the source's configuration (keys, URLs, dates) without fetching anything."""
+    _source_builder(options, options.progress)(list(selected_resources(options.resources)))
 
 
 def _source_builder(options: SyncOptions, progress: RunProgress):
@@ -137,24 +161,31 @@ def _source_builder(options: SyncOptions, progress: RunProgress):
     return build
 
 
-def _finish_pending(pipeline: Pipeline, result: SyncResult) -> None:
+def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> None:
     """Load packages a crashed run extracted but did not load, before extracting anything new.
 
     Their cursors are already in local state; dropping them would lose rows, extracting first would
     leave `pipeline.run` loading them and skipping the new extract.
     """
     if pipeline.has_pending_data:
-        pipeline.normalize()
+        _load(pipeline, target, pipeline.normalize(), result)
+
+
+_load_locks: dict[str, threading.Lock] = {}
+_load_locks_guard = threading.Lock()
+
+
+def _load(pipeline: Pipeline, target: Target, normalized: NormalizeInfo | None, result: SyncResult) -> None:
+    """Load what was normalized, one load at a time per DuckDB file or Postgres dataset in this process:
+    two workspaces' loads would otherwise alter the same tables in concurrent transactions."""
+    with _load_locks_guard:
+        lock = _load_locks.setdefault(target.lock_name, threading.Lock())
+    with lock:
         info = pipeline.load()
-        _record(pipeline, info, result)
-
-
-def _record(pipeline: Pipeline, info: LoadInfo, result: SyncResult) -> None:
     info.raise_on_failed_jobs()
     result.slices += 1
     result.load_infos.append(info)
-    normalize_info = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-    for table, count in (normalize_info.row_counts if normalize_info else {}).items():
+    for table, count in (normalized.row_counts if normalized else {}).items():
         if not table.startswith("_dlt"):
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
 
@@ -162,35 +193,29 @@ def _record(pipeline: Pipeline, info: LoadInfo, result: SyncResult) -> None:
 def check_destination(pipeline: Pipeline, target: Target) -> None:
     """Connect to the destination once before anything is fetched: a wrong or unreachable database is a
     configuration error (exit 2) now, rather than a failed load after the whole extract."""
-    destination = target.destination
-    try:
-        with pipeline.sql_client():
-            pass
-    except ConfigFieldMissingException as exc:
-        raise ConfigError(
-            f"missing configuration for the {destination} destination: {', '.join(exc.fields)}. Set "
-            f"DESTINATION__{destination.upper()}__CREDENTIALS (or [destination.{destination}.credentials] "
-            "in .dlt/secrets.toml)"
-        ) from None
-    except Exception as exc:  # the driver's own words say best what is wrong (refused, no such db, ...)
-        reason = exc.inner_exc if isinstance(exc, DestinationConnectionError) else exc
-        text = " ".join(str(reason).split()) or type(reason).__name__
-        raise ConfigError(f"cannot open the {destination} destination {target.location}: {text}") from None
+    with opening(target), pipeline.sql_client():
+        pass
 
 
 def _remove_orphan_extracts(pipeline: Pipeline) -> None:
-    """Delete the temporary package folders of extracts that were killed (dlt never deletes them).
+    """Delete what killed extracts and normalizes leave behind (dlt never deletes it).
 
     An extract writes into `normalize/<random id>/` and moves the finished package to `normalize/extracted/`;
     a folder still there when no extract runs (we hold the lock) belongs to a dead process and holds nothing
-    committed: its cursors never reached the state.
+    committed: its cursors never reached the state. A normalize commits its package to `load/normalized/`
+    and only then deletes the extracted one; killed in between, both remain, and normalizing the extracted
+    copy again fails on the committed one. That copy is done with.
     """
-    normalize = Path(pipeline.working_dir) / "normalize"
+    working = Path(pipeline.working_dir)
+    normalize = working / "normalize"
     if not normalize.is_dir():
         return
     for folder in normalize.iterdir():
         if folder.is_dir() and folder.name != NormalizeStorage.EXTRACTED_FOLDER:
             shutil.rmtree(folder, ignore_errors=True)
+    for package in (normalize / NormalizeStorage.EXTRACTED_FOLDER).glob("*"):
+        if any((working / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
+            shutil.rmtree(package, ignore_errors=True)
 
 
 def _warn_if_dlt_will_discard_state(pipeline: Pipeline) -> None:
@@ -217,8 +242,13 @@ def _warn_if_dlt_will_discard_state(pipeline: Pipeline) -> None:
     )
 
 
-def _lock_paths(pipelines_dir: str, target: Target) -> list[Path]:
+def _lock_paths(pipelines_dir: str, target: Target, with_dataset: bool = True) -> list[Path]:
+    """The pipeline's lock file, and (`with_dataset`) the DuckDB file's."""
     paths = [Path(pipelines_dir) / f"{target.pipeline_name}.lock"]
-    if target.destination == "duckdb":
-        paths.append(Path(f"{target.lock_name}.lock"))
+    if with_dataset:
+        paths += dataset_lock_paths(target)
     return paths
+
+
+def dataset_lock_paths(target: Target) -> list[Path]:
+    return [Path(f"{target.lock_name}.lock")] if target.destination == "duckdb" else []

@@ -5,6 +5,8 @@ except under CI=true, where they fail: a skipped destination must never pass as 
 """
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,3 +137,40 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path, simulator: Simulat
     if request.param == "duckdb":
         return duckdb_warehouse_for(tmp_path, simulator)
     return request.getfixturevalue("postgres_warehouse")
+
+
+# --- the `instantly-sync` command, run as a user runs it ------------------------------------------------
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        env={**clean_env, "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path, simulator) -> dict[str, str]:
+    return {
+        "SOURCES__INSTANTLY__API_KEY": simulator.api_key,
+        "SOURCES__INSTANTLY__BASE_URL": simulator.base_url,
+        "SOURCES__INSTANTLY__BACKOFF_BASE_SECONDS": "0.01",
+    }
+
+
+def cli_args(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        "--duckdb-path",
+        str(tmp_path / "w.duckdb"),
+        "--pipelines-dir",
+        str(tmp_path / "pipelines"),
+        *extra,
+    ]

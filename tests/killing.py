@@ -22,6 +22,7 @@ import psycopg2
 from dlt.common.versioned_state import decompress_state
 
 from destinations import DEFAULT_DATASET
+from pipelines.runs import RUNS_PIPELINE_SUFFIX as RUNS_SUFFIX
 from sources.instantly.endpoints import ENDPOINTS_BY_NAME
 from sources.simulator import Simulator
 
@@ -116,7 +117,12 @@ def run_to_end(args: list[str], env: dict[str, str], workdir: Path) -> SyncProce
 
 
 def working_dir(workdir: Path) -> Path | None:
-    found = [p for p in (workdir / "pipelines").glob("instantly_*") if p.is_dir()]
+    """The sync's pipeline folder (not that of the pipeline writing `sync_runs`)."""
+    found = [
+        p
+        for p in (workdir / "pipelines").glob("instantly_*")
+        if p.is_dir() and not p.name.endswith(RUNS_SUFFIX)
+    ]
     return found[0] if found else None
 
 
@@ -245,7 +251,9 @@ class Reader:
             return None
         rows = self.query(
             "select s.state from {ds}._dlt_pipeline_state s join {ds}._dlt_loads l "
-            "on l.load_id = s._dlt_load_id where l.status = 0 order by l.load_id desc limit 1"
+            "on l.load_id = s._dlt_load_id where l.status = 0 and s.pipeline_name not like %s "
+            "order by l.load_id desc limit 1",
+            f"%{RUNS_SUFFIX}",
         )
         return decompress_state(rows[0][0]) if rows else None
 

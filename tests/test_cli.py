@@ -1,53 +1,16 @@
 """The `instantly-sync` command as a user runs it: a real process against the simulator."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from sources.simulator import Fault
+
+from .conftest import cli_args, run_cli
 
 SECRET_LOOKING_KEY = "wrong-key-6f1c2a9d8e7b"
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
-        env={**clean_env, "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
-@pytest.fixture
-def cli_env(tmp_path, simulator) -> dict[str, str]:
-    return {
-        "SOURCES__INSTANTLY__API_KEY": simulator.api_key,
-        "SOURCES__INSTANTLY__BASE_URL": simulator.base_url,
-        "SOURCES__INSTANTLY__BACKOFF_BASE_SECONDS": "0.01",
-    }
-
-
-def _run_args(tmp_path: Path, *extra: str) -> list[str]:
-    return [
-        "run",
-        "--duckdb-path",
-        str(tmp_path / "w.duckdb"),
-        "--pipelines-dir",
-        str(tmp_path / "pipelines"),
-        *extra,
-    ]
-
-
 def test_run_loads_the_five_tables_and_prints_a_summary(tmp_path, cli_env):
-    done = run_cli(*_run_args(tmp_path), env=cli_env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path), env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     for table in ("campaigns", "accounts", "leads", "emails", "audit_logs"):
         assert table in done.stdout
@@ -55,7 +18,7 @@ def test_run_loads_the_five_tables_and_prints_a_summary(tmp_path, cli_env):
 
 def test_wrong_key_exits_3_with_a_clear_message_that_never_shows_the_key(tmp_path, cli_env):
     env = {**cli_env, "SOURCES__INSTANTLY__API_KEY": SECRET_LOOKING_KEY}
-    done = run_cli(*_run_args(tmp_path), env=env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path), env=env, cwd=tmp_path)
     assert done.returncode == 3
     assert "API key was rejected" in done.stderr
     assert "SOURCES__INSTANTLY__API_KEY" in done.stderr
@@ -65,14 +28,14 @@ def test_wrong_key_exits_3_with_a_clear_message_that_never_shows_the_key(tmp_pat
 
 def test_missing_key_exits_2_and_says_how_to_provide_one(tmp_path, cli_env):
     env = {k: v for k, v in cli_env.items() if k != "SOURCES__INSTANTLY__API_KEY"}
-    done = run_cli(*_run_args(tmp_path), env=env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path), env=env, cwd=tmp_path)
     assert done.returncode == 2
     assert "SOURCES__INSTANTLY__API_KEY" in done.stderr
     assert not (tmp_path / "w.duckdb").exists()
 
 
 def test_unknown_resource_exits_2_naming_the_known_ones(tmp_path, cli_env):
-    done = run_cli(*_run_args(tmp_path, "--resources", "leads,leeds"), env=cli_env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path, "--resources", "leads,leeds"), env=cli_env, cwd=tmp_path)
     assert done.returncode == 2
     assert "leeds" in done.stderr and "campaigns" in done.stderr
 
@@ -80,7 +43,7 @@ def test_unknown_resource_exits_2_naming_the_known_ones(tmp_path, cli_env):
 def test_key_lacking_one_scope_gives_a_partial_sync_exiting_5(tmp_path, cli_env, simulator, world):
     simulator.add_key("campaigns-only-key", world, scopes=("campaigns:read",))
     env = {**cli_env, "SOURCES__INSTANTLY__API_KEY": "campaigns-only-key"}
-    done = run_cli(*_run_args(tmp_path, "--resources", "campaigns,leads"), env=env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path, "--resources", "campaigns,leads"), env=env, cwd=tmp_path)
     assert done.returncode == 5, done.stderr
     assert "PARTIAL" in done.stdout
     assert "leads" in done.stdout and "leads:read" in done.stdout
@@ -90,13 +53,13 @@ def test_key_lacking_one_scope_gives_a_partial_sync_exiting_5(tmp_path, cli_env,
 def test_a_fault_that_does_not_clear_exits_1_naming_the_endpoint(tmp_path, cli_env, simulator):
     simulator.faults.add(Fault(path="/api/v2/audit-logs", kind="status", status=502, times=1000))
     env = {**cli_env, "SOURCES__INSTANTLY__MAX_ATTEMPTS": "2"}
-    done = run_cli(*_run_args(tmp_path, "--resources", "audit_logs"), env=env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path, "--resources", "audit_logs"), env=env, cwd=tmp_path)
     assert done.returncode == 1
     assert "GET /api/v2/audit-logs" in done.stderr
 
 
 def test_status_shows_last_load_rows_and_cursors(tmp_path, cli_env):
-    assert run_cli(*_run_args(tmp_path), env=cli_env, cwd=tmp_path).returncode == 0
+    assert run_cli(*cli_args(tmp_path), env=cli_env, cwd=tmp_path).returncode == 0
     status_args = [
         "status",
         "--duckdb-path",
@@ -118,7 +81,7 @@ def test_second_run_while_the_first_holds_the_lock_exits_4(tmp_path, cli_env):
     target = Target(duckdb_path=str(tmp_path / "w.duckdb"))
     pipeline = make_pipeline(target, str(tmp_path / "pipelines"))
     with exclusive([Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"], wait=False):
-        done = run_cli(*_run_args(tmp_path), env=cli_env, cwd=tmp_path)
+        done = run_cli(*cli_args(tmp_path), env=cli_env, cwd=tmp_path)
     assert done.returncode == 4
     assert "another sync is running" in done.stderr
 
@@ -132,7 +95,7 @@ def test_duckdb_file_named_like_the_dataset_is_refused_before_any_request(tmp_pa
 
 def test_workspace_without_a_paid_plan_exits_3_saying_so(tmp_path, cli_env, world):
     world.plan_active = False
-    done = run_cli(*_run_args(tmp_path, "--resources", "campaigns"), env=cli_env, cwd=tmp_path)
+    done = run_cli(*cli_args(tmp_path, "--resources", "campaigns"), env=cli_env, cwd=tmp_path)
     assert done.returncode == 3
     assert "no active paid plan" in done.stderr
 

@@ -81,7 +81,7 @@ def test_a_second_run_with_wait_starts_when_the_first_ends_and_syncs_too(tmp_pat
     assert first.wait() == 0, first.stderr
     first_ended = time.time()
     assert second.wait() == 0, second.stderr
-    assert "sync finished" in second.stdout
+    assert "1 of 1 workspace(s) synced" in second.stdout
     assert [r for r in slow_simulator.requests if r.time > first_ended]  # it synced after waiting
     assert_warehouse_holds_the_workspace(tmp_path, slow_simulator.world)
 

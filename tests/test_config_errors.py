@@ -37,12 +37,15 @@ def test_a_malformed_base_url_exits_2_naming_the_setting_before_any_request(tmp_
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
-def test_an_unreachable_base_url_exits_1_naming_the_endpoint_and_loads_nothing(tmp_path, simulator):
+def test_an_unreachable_base_url_exits_1_and_records_only_the_failure(tmp_path, simulator):
     env = {**cli_env(simulator, max_attempts=2), "SOURCES__INSTANTLY__BASE_URL": "http://127.0.0.1:9"}
     done = run(tmp_path, env)
     assert_one_line(done, ExitCode.FAILED, "ConnectError", "gave up after 2 attempts")
     assert "/api/v2/" in done.stderr
-    assert Reader("duckdb", str(tmp_path / "warehouse.duckdb")).tables() == set()
+    warehouse = Reader("duckdb", str(tmp_path / "warehouse.duckdb"))
+    assert {t for t in warehouse.tables() if not t.startswith("_dlt")} == {"sync_runs"}
+    statuses = warehouse.query("select distinct status, error like '%%ConnectError%%' from {ds}.sync_runs")
+    assert statuses == [("failed", True)]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""Errors as one line for people and for the `sync_runs` table: our own error out of dlt's wrapping, with
+every configured API key scrubbed, whatever produced the text."""
+
+import os
+
+import dlt
+
+from sources.instantly.errors import InstantlyError
+
+from .workspaces import WORKSPACES_KEY
+
+
+def exit_code(exc: BaseException) -> int:
+    cause = find_cause(exc)
+    return cause.exit_code if isinstance(cause, InstantlyError) else 1
+
+
+def describe_error(exc: BaseException) -> str:
+    cause = find_cause(exc)
+    kind = "" if isinstance(cause, InstantlyError) else f"{type(cause).__name__}: "
+    return kind + scrub(" ".join(str(cause).split()))
+
+
+def find_cause(exc: BaseException) -> BaseException:
+    """The innermost error of ours in dlt's wrapping chain, else the original."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, InstantlyError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def scrub(text: str) -> str:
+    for secret in _secret_values():
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secret_values() -> list[str]:
+    values = [os.environ.get("SOURCES__INSTANTLY__API_KEY", "")]
+    try:
+        values.append(str(dlt.secrets.get("sources.instantly.api_key") or ""))
+    except Exception:
+        pass
+    try:
+        workspaces = dlt.secrets.get(WORKSPACES_KEY, dict) or {}
+        values += [str(w.get("api_key") or "") for w in workspaces.values() if isinstance(w, dict)]
+    except Exception:
+        pass
+    return [v for v in values if len(v) >= 4]
