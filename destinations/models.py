@@ -7,6 +7,17 @@ missing (its resource was never synced, or was dropped) is skipped with a note, 
 dropped; a missing optional table (labels, campaign names, subjects) is read as an empty one, so the model
 is built with those columns NULL.
 
+Workspaces: where several workspaces share the dataset, its tables carry `workspace_id` and `workspace_name`
+(see `sources.instantly`), and every model is built per workspace. The SQL is written once, for that case:
+each model's first columns are `workspace_id, workspace_name`, and every group-by, window partition and
+per-workspace bound (such as the latest day) includes `workspace_id`. Joins between two workspace tables
+say `{same_workspace:a,b}`, which renders as `a.workspace_id = b.workspace_id` when the tables the model
+reads carry `workspace_id`, and as `true` otherwise. A table without the column (every table of a
+single-workspace dataset) is read as itself plus `workspace_id` and `workspace_name` NULL: a
+single-workspace dataset gets the very rows it always got, with the two workspace columns NULL, so a
+dashboard or a BI query written for one layout works on the other. Tables in `GLOBAL_TABLES`
+(`enum_labels`) are the same for every workspace and are never joined by workspace.
+
 Models are tables, not views: Postgres refuses to drop a table a view depends on, and a full refresh
 drops the synced tables; tables are also what a dashboard or a BI tool reads fastest. Each is rebuilt
 in its own transaction (drop, then create as select), so a reader sees the old or the new table, never
@@ -31,6 +42,11 @@ MODEL_NAMES = (
 )
 """Every model, in the order they are built (none reads another)."""
 
+WORKSPACE_COLUMNS = {"workspace_id": "varchar", "workspace_name": "varchar"}
+"""The columns each table of a shared dataset carries (and a single-workspace table is read with, NULL)."""
+GLOBAL_TABLES = frozenset({"enum_labels"})
+"""Tables the same for every workspace: no workspace columns, never joined by workspace."""
+
 _DLT_CHILD = {"_dlt_id": "varchar", "_dlt_parent_id": "varchar", "_dlt_list_idx": "bigint"}
 STAND_INS: dict[str, dict[str, str]] = {
     "enum_labels": {"resource": "varchar", "column_name": "varchar", "value": "varchar", "label": "varchar"},
@@ -40,7 +56,11 @@ STAND_INS: dict[str, dict[str, str]] = {
     "campaigns__sequences__steps__variants": {**_DLT_CHILD, "subject": "varchar"},
     "lead_labels": {"interest_status": "bigint", "label": "varchar"},
 }
-"""The columns models read from each optional table: what an empty stand-in for a missing one holds."""
+"""The columns models read from each optional table: what an empty stand-in for a missing one holds (with
+`WORKSPACE_COLUMNS` too, unless the table is in `GLOBAL_TABLES`)."""
+
+_TABLE_REF = re.compile(r"\{dataset\}\.(\w+)")
+_SAME_WORKSPACE = re.compile(r"\{same_workspace:\s*(\w+)\s*,\s*(\w+)\s*\}")
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +73,34 @@ class Model:
     optional: tuple[str, ...]
     sql: str
 
-    def render(self, dataset: str, missing_optional: Iterable[str] = ()) -> str:
-        """The model's select for a qualified dataset name; missing optional tables read as empty."""
-        sql = self.sql
-        for table in missing_optional:
-            sql = re.sub(r"\{dataset\}\." + re.escape(table) + r"\b", _stand_in(table), sql)
-        return sql.replace("{dataset}", dataset)
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.requires + self.optional
+
+    def render(
+        self,
+        dataset: str,
+        missing_optional: Iterable[str] = (),
+        without_workspace: Iterable[str] = (),
+        by_workspace: bool = False,
+    ) -> str:
+        """The model's select for a qualified dataset name: missing optional tables read as empty, tables
+        `without_workspace` read with NULL workspace columns, and joins matching workspaces `by_workspace`."""
+        missing, untagged = set(missing_optional), set(without_workspace)
+
+        def table(match: re.Match[str]) -> str:
+            name = match[1]
+            if name in missing:
+                return _stand_in(name)
+            qualified = f"{dataset}.{name}"
+            if name in untagged and name not in GLOBAL_TABLES:
+                return f"(select *, {_nulls(WORKSPACE_COLUMNS)} from {qualified})"
+            return qualified
+
+        def same_workspace(match: re.Match[str]) -> str:
+            return f"{match[1]}.workspace_id = {match[2]}.workspace_id" if by_workspace else "true"
+
+        return _SAME_WORKSPACE.sub(same_workspace, _TABLE_REF.sub(table, self.sql))
 
 
 @dataclass
@@ -68,6 +110,8 @@ class RefreshResult:
     """Model -> why it was not built (missing tables, or the database's error)."""
     partial: dict[str, list[str]] = field(default_factory=dict)
     """Built model -> the optional tables that were missing (their columns are NULL)."""
+    by_workspace: list[str] = field(default_factory=list)
+    """Built models keyed by workspace (their tables carry `workspace_id`: several workspaces share them)."""
 
     def summary(self) -> str:
         lines = [
@@ -80,9 +124,13 @@ class RefreshResult:
         return "\n".join(lines)
 
 
+def _nulls(kinds: dict[str, str]) -> str:
+    return ", ".join(f"cast(null as {kind}) as {name}" for name, kind in kinds.items())
+
+
 def _stand_in(table: str) -> str:
-    columns = ", ".join(f"cast(null as {kind}) as {name}" for name, kind in STAND_INS[table].items())
-    return f"(select {columns} where 1 = 0)"
+    kinds = STAND_INS[table] if table in GLOBAL_TABLES else {**WORKSPACE_COLUMNS, **STAND_INS[table]}
+    return f"(select {_nulls(kinds)} where 1 = 0)"
 
 
 def _parse(name: str, text: str) -> Model:
@@ -100,6 +148,9 @@ def _parse(name: str, text: str) -> Model:
     unknown = [table for table in lists["optional"] if table not in STAND_INS]
     if unknown:
         raise ValueError(f"model {name}: optional tables without a stand-in in STAND_INS: {unknown}")
+    undeclared = sorted(set(_TABLE_REF.findall(text)) - set(lists["requires"]) - set(lists["optional"]))
+    if undeclared:  # an undeclared table would be read without the stand-in or the workspace columns
+        raise ValueError(f"model {name}: tables read but not in `requires` or `optional`: {undeclared}")
     return Model(name, " ".join(description), lists["requires"], lists["optional"], text)
 
 
@@ -119,11 +170,22 @@ def existing_tables(client: Any) -> set[str]:
     return {row[0] for row in rows or []}
 
 
+def workspace_tables(client: Any) -> set[str]:
+    """Tables in the client's dataset with a `workspace_id` column (several workspaces share the dataset)."""
+    rows = client.execute_sql(
+        "select table_name from information_schema.columns where table_schema = %s "
+        "and column_name = 'workspace_id'",
+        client.dataset_name,
+    )
+    return {row[0] for row in rows or []}
+
+
 def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshResult:
     """Rebuild the models on an open dlt SQL client (DuckDB or Postgres) of the synced dataset."""
     result = RefreshResult()
     dataset = client.fully_qualified_dataset_name()
     tables = existing_tables(client)
+    tagged = workspace_tables(client)
     for model in load_models(names):
         target = client.make_qualified_table_name(model.name)
         missing = [table for table in model.requires if table not in tables]
@@ -133,7 +195,17 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
                 client.execute_sql(f"drop table if exists {target}")
             continue
         missing_optional = [table for table in model.optional if table not in tables]
-        select = model.render(dataset, missing_optional)
+        read = [table for table in model.tables if table in tables and table not in GLOBAL_TABLES]
+        without_workspace = [table for table in read if table not in tagged]
+        by_workspace = len(without_workspace) < len(read)
+        if by_workspace and without_workspace:  # e.g. a table not synced since the dataset became shared
+            logger.warning(
+                "model %s: %s without workspace_id in a shared dataset (not synced since it became shared?): "
+                "read with workspace_id NULL",
+                model.name,
+                ", ".join(without_workspace),
+            )
+        select = model.render(dataset, missing_optional, without_workspace, by_workspace)
         try:
             with client.begin_transaction():
                 client.execute_sql(f"drop table if exists {target}")
@@ -144,6 +216,8 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
             logger.warning("model %s not rebuilt: %s", model.name, reason)
             continue
         result.built.append(model.name)
+        if by_workspace:
+            result.by_workspace.append(model.name)
         if missing_optional:
             result.partial[model.name] = missing_optional
     return result

@@ -23,6 +23,8 @@ from destinations.models import MODEL_NAMES
 from sources.instantly.errors import ConfigError
 
 ASSETS = Path(__file__).with_name("dashboard_assets")
+# where several workspaces share the dataset, every model's rows are shown (and sorted) by workspace first
+WORKSPACE = "workspace_name"
 SORT_KEY = {
     "campaign_performance": ("campaign_id",),
     "campaign_daily": ("campaign_id", "date"),
@@ -137,12 +139,14 @@ def read_models(target: Target) -> dict[str, Any]:
         for name in MODEL_NAMES:
             if name not in present:
                 continue
-            columns = [column for column in COLUMNS[name] if column in present[name]]
-            keys = [column for column in SORT_KEY[name] if column in present[name]]
+            columns = [column for column in (WORKSPACE, *COLUMNS[name]) if column in present[name]]
+            keys = [column for column in (WORKSPACE, *SORT_KEY[name]) if column in present[name]]
             listed = ", ".join(f'"{column}"' for column in keys + columns)
             cursor.execute(f'select {listed} from "{schema}"."{name}"')
             found = sorted(cursor.fetchall(), key=lambda row: [(v is None, v) for v in row[: len(keys)]])
             rows = [[_json_value(value) for value in row[len(keys) :]] for row in found]
+            if columns[:1] == [WORKSPACE] and all(row[0] is None for row in rows):
+                columns, rows = columns[1:], [row[1:] for row in rows]  # one workspace: nothing to tell apart
             models[name] = _pack(columns, rows)
         return models
     finally:

@@ -2,8 +2,13 @@
 
 One small world (seed 11) is synced once per engine for the module; every expected figure is computed
 here from the simulator (`World.items`, `campaign_totals`, `campaign_daily`, ...) and the spec's labels.
+
+Workspaces: the same world and its twin (the same ids under another workspace id, its clock 5 days behind)
+are also synced as two workspaces into one dataset, once per engine; each workspace's rows of every model
+must be those a single-workspace sync of its world builds.
 """
 
+import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -15,12 +20,14 @@ import psycopg2
 import pytest
 
 from destinations import Target
-from destinations.models import MODEL_NAMES, refresh
-from pipelines.sync import make_pipeline
+from destinations.models import MODEL_NAMES, RefreshResult, load_models, refresh
+from pipelines.runs import run_workspaces
+from pipelines.sync import SyncOptions, make_pipeline
+from pipelines.workspaces import configured_workspaces
 from sources.instantly.labels import enum_label_rows
 from sources.simulator import Simulator, World
 
-from .conftest import POSTGRES_URL, SMALL_WORLD, Warehouse, require_postgres
+from .conftest import FAST_RETRIES, POSTGRES_URL, SMALL_WORLD, Warehouse, require_postgres
 
 RESOURCES = [
     "campaigns",
@@ -35,6 +42,8 @@ RESOURCES = [
     "enum_labels",
 ]
 START = "2015-01-01"
+TWIN_LAG_DAYS = 5
+WORKSPACE_COLUMNS = ["workspace_id", "workspace_name"]
 
 
 def _today() -> date:
@@ -375,3 +384,185 @@ def test_a_full_refresh_on_postgres_is_not_blocked_by_the_models(postgres_wareho
     postgres_warehouse.sync(resources=["campaign_analytics"], full_refresh=True)  # drops the table first
     assert "campaign_performance" in refresh(pipeline).built
     assert postgres_warehouse.count("campaign_performance") == postgres_warehouse.count("campaign_analytics")
+
+
+# ----------------------------------------------------------------------------------- workspaces
+@pytest.fixture(scope="module")
+def twin_simulator() -> Iterator[Simulator]:
+    """The models' world again under another workspace id: the same account emails and campaign ids, with
+    its clock TWIN_LAG_DAYS behind, so its daily reports end (and its 30-day window closes) earlier, and a
+    few leads and emails of its own, so its lead funnel and replies differ too."""
+    twin = World(seed=11, sizes=SMALL_WORLD)
+    twin.org_id = str(uuid.uuid4())
+    twin.advance(-TWIN_LAG_DAYS * 86_400)
+    twin.add("leads", 12)
+    twin.add("emails", 20)
+    with Simulator(twin, api_key="key-twin") as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def workspaces(model_simulator: Simulator, twin_simulator: Simulator) -> dict[str, Simulator]:
+    """Workspace name -> its simulator: `one` is the models' world, `two` its twin."""
+    assert model_simulator.world.workspace()["id"] != twin_simulator.world.workspace()["id"]
+    return {"one": model_simulator, "two": twin_simulator}
+
+
+@pytest.fixture(scope="module")
+def twin_single(tmp_path_factory: pytest.TempPathFactory, twin_simulator: Simulator) -> Warehouse:
+    """The twin synced alone (single-workspace mode), its models built: what workspace `two` must hold."""
+    folder = tmp_path_factory.mktemp("models_twin")
+    return _load(Target(duckdb_path=str(folder / "warehouse.duckdb")), folder / "pipelines", twin_simulator)
+
+
+def _sync_workspaces(
+    target: Target, pipelines_dir: Path, workspaces: dict[str, Simulator], resources: list[str]
+) -> tuple[Warehouse, RefreshResult]:
+    """Sync every workspace into the target's one dataset (as `instantly-sync run` does), then build the
+    models; returns a reader of the dataset and the models' RefreshResult."""
+    mapping = {name: {"api_key": sim.api_key, "base_url": sim.base_url} for name, sim in workspaces.items()}
+    options = SyncOptions(
+        target=target,
+        resources=resources,
+        pipelines_dir=str(pipelines_dir),
+        progress_interval=0,
+        source_args=dict(FAST_RETRIES),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCES__INSTANTLY__WORKSPACES", json.dumps(mapping))
+        report = run_workspaces(options, configured_workspaces())
+        assert report.exit_code == 0, [run.error for run in report.workspaces]
+        result = refresh(report.workspaces[0].result.pipeline)
+    return Warehouse(target, str(pipelines_dir), workspaces["one"]), result
+
+
+def _load_shared(target: Target, pipelines_dir: Path, workspaces: dict[str, Simulator]) -> Warehouse:
+    warehouse, result = _sync_workspaces(target, pipelines_dir, workspaces, RESOURCES)
+    assert result.built == list(MODEL_NAMES), result.summary()
+    assert result.by_workspace == list(MODEL_NAMES)
+    assert not result.skipped and not result.partial
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def duckdb_shared(tmp_path_factory: pytest.TempPathFactory, workspaces: dict[str, Simulator]) -> Warehouse:
+    folder = tmp_path_factory.mktemp("models_shared_duckdb")
+    target = Target(duckdb_path=str(folder / "warehouse.duckdb"))
+    return _load_shared(target, folder / "pipelines", workspaces)
+
+
+@pytest.fixture(scope="module")
+def postgres_shared(
+    tmp_path_factory: pytest.TempPathFactory, workspaces: dict[str, Simulator]
+) -> Iterator[Warehouse]:
+    require_postgres()
+    dataset = f"instantly_models_ws_{uuid.uuid4().hex[:10]}"
+    target = Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
+    pipelines_dir = tmp_path_factory.mktemp("models_shared_postgres") / "pipelines"
+    try:
+        yield _load_shared(target, pipelines_dir, workspaces)
+    finally:
+        with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+            cursor.execute(
+                f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
+            )
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def shared_models(request: pytest.FixtureRequest) -> Warehouse:
+    """Workspaces `one` and `two` synced into one dataset with the models built, once per engine."""
+    return request.getfixturevalue(f"{request.param}_shared")
+
+
+def _columns(warehouse: Warehouse, model: str) -> list[str]:
+    found = warehouse.query(
+        "select column_name from information_schema.columns where "
+        f"table_schema = '{warehouse.target.dataset}' and table_name = '{model}' order by ordinal_position"
+    )
+    return [row[0] for row in found]
+
+
+def _workspace_rows(warehouse: Warehouse, model: str, workspace_id: str | None) -> list[tuple]:
+    """The model's rows of one workspace (NULL: a single-workspace dataset), without the workspace
+    columns, in a fixed order."""
+    columns = [c for c in _columns(warehouse, model) if c not in WORKSPACE_COLUMNS]
+    where = "workspace_id is null" if workspace_id is None else f"workspace_id = '{workspace_id}'"
+    return sorted(warehouse.query(f"select {', '.join(columns)} from {{ds}}.{model} where {where}"), key=repr)
+
+
+def _workspace_id(simulator: Simulator) -> str:
+    return simulator.world.workspace()["id"]
+
+
+def test_in_a_shared_dataset_every_model_starts_with_the_workspace_and_names_it(shared_models, workspaces):
+    expected = sorted((_workspace_id(sim), name) for name, sim in workspaces.items())
+    for name in MODEL_NAMES:
+        assert _columns(shared_models, name)[:2] == WORKSPACE_COLUMNS, name
+        found = shared_models.query(f"select distinct workspace_id, workspace_name from {{ds}}.{name}")
+        assert sorted(found) == expected, name
+
+
+def test_in_a_single_workspace_dataset_the_workspace_columns_come_first_and_are_null(models):
+    for name in MODEL_NAMES:
+        assert _columns(models, name)[:2] == WORKSPACE_COLUMNS, name
+        tagged = models.query(
+            f"select count(*) from {{ds}}.{name} where workspace_id is not null or workspace_name is not null"
+        )
+        assert tagged == [(0,)] and models.count(name) > 0, name
+
+
+def test_account_health_has_one_row_per_workspace_and_account_each_over_its_own_30_days(
+    shared_models, workspaces, duckdb_models, twin_single
+):
+    one, two = _workspace_id(workspaces["one"]), _workspace_id(workspaces["two"])
+    accounts = workspaces["one"].world.items("accounts")
+    rows = _rows(shared_models, "account_health", ["window_end", "sent_30d"], ["workspace_id", "email"])
+    emails = {a["email"] for a in accounts}
+    assert set(rows) == {(ws, email) for ws in (one, two) for email in emails}  # the same emails, twice
+    ends = {ws: {row["window_end"] for (w, _), row in rows.items() if w == ws} for ws in (one, two)}
+    (end_one,), (end_two,) = ends[one], ends[two]
+    lag = date.fromisoformat(end_one) - date.fromisoformat(end_two)
+    assert lag == timedelta(days=TWIN_LAG_DAYS)  # each workspace's window ends at its own latest day
+    assert _workspace_rows(shared_models, "account_health", one) == _workspace_rows(
+        duckdb_models, "account_health", None
+    )
+    assert _workspace_rows(shared_models, "account_health", two) == _workspace_rows(
+        twin_single, "account_health", None
+    )
+
+
+@pytest.mark.parametrize("model", [name for name in MODEL_NAMES if name != "account_health"])
+def test_each_workspace_holds_the_campaign_rows_a_single_workspace_sync_of_its_world_builds(
+    model, shared_models, workspaces, duckdb_models, twin_single
+):
+    one, two = _workspace_id(workspaces["one"]), _workspace_id(workspaces["two"])
+    own_one, own_two = _workspace_rows(duckdb_models, model, None), _workspace_rows(twin_single, model, None)
+    assert own_one and own_two and own_one != own_two  # the twin's figures differ: a mix-up would show
+    assert _workspace_rows(shared_models, model, one) == own_one
+    assert _workspace_rows(shared_models, model, two) == own_two
+
+
+def test_a_missing_optional_table_in_a_shared_dataset_reads_as_empty_with_the_workspace_columns(
+    workspaces, tmp_path
+):
+    target = Target(duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    resources = ["campaign_analytics_daily"]
+    warehouse, result = _sync_workspaces(target, tmp_path / "pipelines", workspaces, resources)
+    assert result.built == ["campaign_daily"] and result.by_workspace == ["campaign_daily"]
+    assert result.partial == {"campaign_daily": ["campaigns"]}
+    found = warehouse.query(
+        "select workspace_name, count(*), count(campaign_name) from {ds}.campaign_daily group by 1 order by 1"
+    )
+    assert [(name, named) for name, _, named in found] == [("one", 0), ("two", 0)]
+    assert all(rows > 0 for _, rows, _ in found)
+
+
+def test_a_model_reading_a_table_it_does_not_declare_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "campaign_performance.sql").write_text(
+        "-- requires: campaign_analytics\nselect * from {dataset}.campaign_analytics a "
+        "join {dataset}.campaigns c on {same_workspace:c,a} and c.id = a.campaign_id\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr("destinations.models.MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"not in `requires` or `optional`: \['campaigns'\]"):
+        load_models(["campaign_performance"])

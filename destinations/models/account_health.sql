@@ -1,17 +1,19 @@
--- One row per sending account: status and warmup (with labels), warmup score, and over the last 30 days
--- (the 30 days ending at the latest day in account_analytics_daily): emails sent, sent per day (over the
--- days of the window the account existed), bounce rate (bounced / sent) and reply rate (unique replies /
--- contacted). health: 'critical' for an account in error (status < 0), a banned or suspended warmup
--- (warmup_status < 0) or a bounce rate of 5% or more; 'warning' for a bounce rate of 2% or more or a warmup
--- score under 80; else 'ok'.
+-- One row per workspace and sending account: status and warmup (with labels), warmup score, and over the
+-- last 30 days (the 30 days ending at the workspace's latest day in account_analytics_daily): emails sent,
+-- sent per day (over the days of the window the account existed), bounce rate (bounced / sent) and reply
+-- rate (unique replies / contacted). health: 'critical' for an account in error (status < 0), a banned or
+-- suspended warmup (warmup_status < 0) or a bounce rate of 5% or more; 'warning' for a bounce rate of 2% or
+-- more or a warmup score under 80; else 'ok'.
 -- requires: accounts, account_analytics_daily
 -- optional: enum_labels
 with bounds as (
-    select max(date) - 29 as window_start, max(date) as window_end
-    from {dataset}.account_analytics_daily
+    select d.workspace_id, max(d.date) - 29 as window_start, max(d.date) as window_end
+    from {dataset}.account_analytics_daily d
+    group by d.workspace_id
 ),
 recent as (
     select
+        d.workspace_id,
         d.email_account,
         cast(count(*) as bigint) as active_days,
         cast(sum(d.sent) as bigint) as sent_30d,
@@ -19,12 +21,13 @@ recent as (
         cast(sum(d.contacted) as bigint) as contacted_30d,
         cast(sum(d.unique_replies) as bigint) as unique_replies_30d
     from {dataset}.account_analytics_daily d
-    cross join bounds b
-    where d.date >= b.window_start and d.date <= b.window_end
-    group by d.email_account
+    join bounds b on {same_workspace:b,d} and d.date >= b.window_start and d.date <= b.window_end
+    group by d.workspace_id, d.email_account
 ),
 measured as (
     select
+        a.workspace_id,
+        a.workspace_name,
         a.email,
         a.status,
         a.warmup_status,
@@ -42,8 +45,8 @@ measured as (
         coalesce(r.contacted_30d, 0) as contacted_30d,
         coalesce(r.unique_replies_30d, 0) as unique_replies_30d
     from {dataset}.accounts a
-    cross join bounds b
-    left join recent r on r.email_account = a.email
+    left join bounds b on {same_workspace:b,a}
+    left join recent r on {same_workspace:r,a} and r.email_account = a.email
 ),
 rated as (
     select
@@ -54,6 +57,8 @@ rated as (
     from measured m
 )
 select
+    r.workspace_id,
+    r.workspace_name,
     r.email,
     r.status,
     coalesce(status_label.label, cast(r.status as varchar)) as status_label,

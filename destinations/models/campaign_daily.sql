@@ -1,9 +1,12 @@
--- One row per campaign and day with events (the daily analytics report), with the day's reply rate and a
--- rolling 7-day reply rate: unique replies / contacted leads over the 7 calendar days ending that day.
+-- One row per workspace, campaign and day with events (the daily analytics report), with the day's reply
+-- rate and a rolling 7-day reply rate: unique replies / contacted leads over the 7 calendar days ending that
+-- day.
 -- requires: campaign_analytics_daily
 -- optional: campaigns
 with daily as (
     select
+        d.workspace_id,
+        d.workspace_name,
         d.campaign_id,
         d.date,
         cast(d.sent as bigint) as sent,
@@ -26,10 +29,13 @@ rolling as (
         cast(sum(unique_replies) over last_7_days as bigint) as unique_replies_7d
     from daily
     window last_7_days as (
-        partition by campaign_id order by date range between interval '6 days' preceding and current row
+        partition by workspace_id, campaign_id
+        order by date range between interval '6 days' preceding and current row
     )
 )
 select
+    r.workspace_id,
+    r.workspace_name,
     r.campaign_id,
     c.name as campaign_name,
     r.date,
@@ -49,4 +55,4 @@ select
     r.unique_replies_7d,
     cast(r.unique_replies_7d as double precision) / nullif(r.contacted_7d, 0) as reply_rate_7d
 from rolling r
-left join {dataset}.campaigns c on c.id = r.campaign_id
+left join {dataset}.campaigns c on {same_workspace:c,r} and c.id = r.campaign_id

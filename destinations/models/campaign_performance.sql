@@ -1,8 +1,11 @@
--- One row per campaign: lifetime totals of the campaign analytics report, with open, reply and bounce rates.
--- Rates: unique opens / contacted leads, unique replies / contacted leads, bounces / emails sent.
+-- One row per workspace and campaign: lifetime totals of the campaign analytics report, with open, reply and
+-- bounce rates. Rates: unique opens / contacted leads, unique replies / contacted leads, bounces / emails
+-- sent.
 -- requires: campaign_analytics
 -- optional: enum_labels
 select
+    a.workspace_id,
+    a.workspace_name,
     a.campaign_id,
     a.campaign_name,
     a.campaign_status as status,

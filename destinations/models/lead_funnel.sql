@@ -1,22 +1,27 @@
--- Leads per campaign by lead status and interest status (`lt_interest_status`), with readable labels (the
--- spec's, else the workspace's custom lead labels) and each group's share of the campaign's leads.
+-- Leads per workspace and campaign by lead status and interest status (`lt_interest_status`), with readable
+-- labels (the spec's, else the workspace's custom lead labels) and each group's share of the campaign's
+-- leads.
 -- requires: leads
 -- optional: campaigns, enum_labels, lead_labels
 with custom_labels as (
-    select interest_status, min(label) as label
-    from {dataset}.lead_labels
-    group by interest_status
+    select ll.workspace_id, ll.interest_status, min(ll.label) as label
+    from {dataset}.lead_labels ll
+    group by ll.workspace_id, ll.interest_status
 ),
 grouped as (
     select
+        l.workspace_id,
+        max(l.workspace_name) as workspace_name,
         l.campaign as campaign_id,
         l.status as lead_status,
         l.lt_interest_status as interest_status,
         cast(count(*) as bigint) as leads
     from {dataset}.leads l
-    group by l.campaign, l.status, l.lt_interest_status
+    group by l.workspace_id, l.campaign, l.status, l.lt_interest_status
 )
 select
+    g.workspace_id,
+    g.workspace_name,
     g.campaign_id,
     c.name as campaign_name,
     g.lead_status,
@@ -31,9 +36,10 @@ select
     end as interest_status_label,
     g.leads,
     cast(g.leads as double precision)
-        / cast(sum(g.leads) over (partition by g.campaign_id) as double precision) as share_of_campaign
+        / cast(sum(g.leads) over (partition by g.workspace_id, g.campaign_id) as double precision)
+        as share_of_campaign
 from grouped g
-left join {dataset}.campaigns c on c.id = g.campaign_id
+left join {dataset}.campaigns c on {same_workspace:c,g} and c.id = g.campaign_id
 left join {dataset}.enum_labels status_label
     on status_label.resource = 'leads'
     and status_label.column_name = 'status'
@@ -42,4 +48,4 @@ left join {dataset}.enum_labels interest_label
     on interest_label.resource = 'leads'
     and interest_label.column_name = 'lt_interest_status'
     and interest_label.value = cast(g.interest_status as varchar)
-left join custom_labels custom on custom.interest_status = g.interest_status
+left join custom_labels custom on {same_workspace:custom,g} and custom.interest_status = g.interest_status
