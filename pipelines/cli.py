@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="last load, rows per table, stored cursors")
     _add_target_flags(status)
+    _add_workspace_flags(status)
     status.set_defaults(handler=cmd_status)
 
     dashboard = commands.add_parser("dashboard", help="the analytics models as a local web dashboard")
@@ -220,9 +221,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    target = _target(args)
-    target.validate()
-    print(report.status(make_pipeline(target, args.pipelines_dir)))
+    for _, target in _workspace_targets(args):
+        print(report.status(make_pipeline(target, args.pipelines_dir)))
     return ExitCode.OK
 
 

@@ -244,3 +244,19 @@ def test_the_command_reports_each_workspace_and_exits_with_the_failure(simulator
     assert "2 of 3 workspace(s) synced; FAILED: beta" in done.stdout
     assert "workspace beta" in done.stdout and "API key was rejected" in done.stdout
     assert "not-a-key" not in done.stdout + done.stderr
+
+
+def test_status_shows_each_workspace_pipeline_and_its_cursors(monkeypatch, simulators, tmp_path):
+    configure(monkeypatch, simulators)
+    target = duckdb_target(tmp_path)
+    sync_all(target, tmp_path)
+    env = {"SOURCES__INSTANTLY__WORKSPACES": os.environ["SOURCES__INSTANTLY__WORKSPACES"]}
+    done = run_cli(
+        *("status", "--duckdb-path", target.duckdb_path, "--pipelines-dir", str(tmp_path / "pipelines")),
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in simulators:
+        assert f"pipeline instantly_duckdb_instantly__{name} -> duckdb:instantly" in done.stdout
+    assert done.stdout.count("stored cursors:") == 3
