@@ -22,7 +22,7 @@ from . import freshness, report
 from .lock import dataset_lock, exclusive
 from .messages import describe_error, exit_code
 from .reset import reset
-from .runs import run_workspaces
+from .runs import run_workspaces, workspace_target
 from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
 from .workspaces import SINGLE, configured_workspaces
 
@@ -73,17 +73,11 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _workspace_targets(args: argparse.Namespace) -> list[tuple[str, Target]]:
-    """(workspace label, target) of each workspace a command addresses, as `run` would write them."""
+    """(workspace label, target) of each workspace a command addresses, as `run` writes them."""
     base = _target(args)
     base.validate()
-    pairs = []
-    for workspace in configured_workspaces(_names(args.workspaces)):
-        if workspace is SINGLE:
-            pairs.append((workspace.label, base))
-        else:
-            dataset = f"{base.dataset}_{workspace.name}" if args.separate_datasets else base.dataset
-            pairs.append((workspace.label, replace(base, dataset=dataset, workspace=workspace.name)))
-    return pairs
+    workspaces = configured_workspaces(_names(args.workspaces))
+    return [(w.label, workspace_target(base, w, args.separate_datasets)) for w in workspaces]
 
 
 def build_parser() -> argparse.ArgumentParser:

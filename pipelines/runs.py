@@ -114,7 +114,7 @@ def run_workspaces(
     """
     options.target.validate()
     resources = list(selected_resources(options.resources))
-    runs = [WorkspaceRun(w, _target_for(options.target, w, separate_datasets)) for w in workspaces]
+    runs = [WorkspaceRun(w, workspace_target(options.target, w, separate_datasets)) for w in workspaces]
     for run in runs:  # a configuration error fails the command before anything moves (exit 2)
         check_configuration(replace(options, source_args=_source_args(run.workspace, options)))
     datasets = list({run.dataset: None for run in runs})
@@ -140,7 +140,8 @@ def run_workspaces(
     return report
 
 
-def _target_for(base: Target, workspace: Workspace, separate_datasets: bool) -> Target:
+def workspace_target(base: Target, workspace: Workspace, separate_datasets: bool) -> Target:
+    """Where a workspace's sync writes: the shared dataset, or its own `<dataset>_<name>`."""
     if workspace.name is None:
         return base
     dataset = f"{base.dataset}_{workspace.name}" if separate_datasets else base.dataset
