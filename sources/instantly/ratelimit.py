@@ -106,7 +106,7 @@ class SlidingWindowLimiter:
         with self._changed:
             if sent_at < self._cut_at:
                 return
-            pass
+            self.rate = max(settings.RATE_MIN_FRACTION, self.rate * settings.RATE_DECREASE_FACTOR)
             self._cut_at = self._changed_at = time.monotonic()
 
     def succeeded(self) -> None:

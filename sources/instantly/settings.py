@@ -9,9 +9,11 @@ WORKSPACE_REQUESTS_PER_SECOND = 100
 WORKSPACE_REQUESTS_PER_MINUTE = 6_000
 # GET /api/v2/emails has its own, stricter limit.
 EMAILS_REQUESTS_PER_MINUTE = 20
-# Requests reach the server a little later than we send them, with jitter; windows this fraction longer
-# than the server's keep our count below its count (1.2 s on a minute, 20 ms on a second) for 2% of the rate.
-RATE_WINDOW_MARGIN = 0.02
+# A request counts in our windows from its answer (less this fraction of the window), the latest the server
+# can have counted it, so latency and jitter never put more requests in the server's window than in ours.
+# The windows are also this fraction longer than the server's (0.6 s on a minute, 10 ms on a second), for
+# clock drift; that costs 1% of the allowed rate.
+RATE_WINDOW_MARGIN = 0.01
 # A 429 anyway means someone else spends the workspace's budget. With Retry-After, the limiter class (the
 # workspace, or /emails) pauses for that long; without it, the class's rate is cut by this factor (at most
 # once per round of requests, never below the floor) and regains this fraction of the configured rate per
