@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo dashboard test lint bench clean vendor-uplot
+.PHONY: install demo dashboard test lint bench bench-rate bench-memory clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench.throughput --leads 200000
+
+bench-rate: install
+	$(BIN)/python -m bench.ratelimited
+
+bench-memory: install
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo

@@ -2,7 +2,7 @@
 
 Each contender runs in its own process against the same simulator process (same seed, rate limits off),
 so wall time and peak RSS are its own. Prints rows/s, requests/s, wall time and peak RSS, and the ratios
-project / lower bound and project / peer.
+project / lower bound and project / peer. `--destination postgres` adds the project row into Postgres.
 
     .venv/bin/python -m bench.throughput --leads 200000
 """
@@ -11,21 +11,16 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from .common import API_KEY, POSTGRES_URL, drop_postgres_schemas
+from .common import free_port as _free_port
+
 LEADS_PATH = "/api/v2/leads/list"
-API_KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def lower_bound(base_url: str, workdir: Path) -> dict:
@@ -117,12 +112,37 @@ def project(base_url: str, workdir: Path) -> dict:
     return {"rows": stats.rows_kept, "requests": stats.requests}
 
 
+def project_postgres(base_url: str, workdir: Path) -> dict:
+    """The project row into Postgres (`--destination postgres`); its schema is dropped before and after."""
+    from destinations import Target
+    from pipelines.sync import SyncOptions, run_sync
+
+    dataset = "bench_throughput"
+    drop_postgres_schemas(dataset)
+    try:
+        result = run_sync(
+            SyncOptions(
+                target=Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL),
+                pipelines_dir=str(workdir / "pipelines"),
+                resources=["leads"],
+                progress_interval=0,
+                source_args={"base_url": base_url, "api_key": API_KEY},
+            )
+        )
+    finally:
+        drop_postgres_schemas(dataset)
+    stats = result.progress.of("leads")
+    return {"rows": stats.rows_kept, "requests": stats.requests}
+
+
 CONTENDERS = {
     "lower bound (httpx + duckdb)": lambda url, wd: lower_bound(url, wd),
     "peer rest_api (defaults)": lambda url, wd: peer(url, wd, "default"),
     "peer rest_api (parquet)": lambda url, wd: peer(url, wd, "parquet"),
     "project": lambda url, wd: project(url, wd),
+    "project (postgres)": lambda url, wd: project_postgres(url, wd),
 }
+POSTGRES_ONLY = ("project (postgres)",)
 
 
 def _run_one(name: str, base_url: str) -> None:
@@ -139,6 +159,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--only", action="append", help="run only these contenders (repeatable)")
+    parser.add_argument(
+        "--destination",
+        choices=("duckdb", "postgres"),
+        default="duckdb",
+        help=f"postgres: also load the project into Postgres at {POSTGRES_URL} (trust auth)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -168,7 +194,8 @@ def main() -> None:
         simulator.stdout.readline()  # the "serving at" line: the simulator is up
         base_url = f"http://127.0.0.1:{port}"
         results = {}
-        for name in args.only or CONTENDERS:
+        default = [n for n in CONTENDERS if args.destination == "postgres" or n not in POSTGRES_ONLY]
+        for name in args.only or default:
             env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR"}
             done = subprocess.run(
                 [sys.executable, "-m", "bench.throughput", "--child", name, "--base-url", base_url],

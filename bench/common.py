@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmarks: the simulator in its own process, and contenders in fresh processes."""
+
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+API_KEY = "bench-key"
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres:trust@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def simulator_process(sizes: dict[str, int], time_scale: float | None = None) -> Iterator[str]:
+    """Serve a simulated workspace from its own process; yields its base URL.
+
+    `time_scale` None turns the simulator's rate limits off; a number turns the API's real limits on,
+    with windows shortened by that factor (60: an API minute per real second).
+    """
+    port = free_port()
+    limits = ["--rate-limits", "off"] if time_scale is None else ["--time-scale", str(time_scale)]
+    counts = [arg for name, size in sizes.items() for arg in (f"--{name.replace('_', '-')}", str(size))]
+    simulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sources.simulator",
+            "--port",
+            str(port),
+            "--api-key",
+            API_KEY,
+            *limits,
+            *counts,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        simulator.stdout.readline()  # the "serving at" line: the simulator is up
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        simulator.terminate()
+        simulator.wait()
+
+
+def run_child(module: str, *args: str) -> dict:
+    """Run `python -m module ...` in a fresh process; return the JSON its last line prints.
+
+    The child's stderr passes through, so its errors (and any tracing) show as they happen.
+    """
+    env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR"}
+    done = subprocess.run([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{module} {' '.join(args)} failed (exit {done.returncode}); its stderr is above")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def drop_postgres_schemas(dataset: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
+        )
