@@ -19,7 +19,8 @@ class RateLimits:
     emails_per_minute: int = 20
     time_scale: float = 1.0
     retry_after: bool = False
-    """Send ``Retry-After`` (real seconds, rounded up) with a 429; the API usually sends none."""
+    """Send ``Retry-After`` (API seconds: real seconds times ``time_scale``, rounded up) with a 429; the API
+    usually sends none."""
 
 
 class _Window:
@@ -78,4 +79,6 @@ class Limiter:
             return None
 
     def retry_after(self, wait: float) -> str:
-        return str(max(1, math.ceil(wait)))
+        """`wait` (real seconds) in API seconds, as the API would say it: a client scaling time like the
+        simulator (rate_time_scale) waits the same real time."""
+        return str(max(1, math.ceil(wait * self.limits.time_scale)))

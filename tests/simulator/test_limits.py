@@ -48,6 +48,15 @@ def test_retry_after_is_sent_only_when_asked_for(limited):
     assert response.headers["retry-after"] == "1"
 
 
+def test_retry_after_counts_api_seconds_on_a_scaled_clock(limited):
+    """At 60x an API minute lasts a second: the wait for the next per-minute slot is ~60 API seconds."""
+    _, client = limited(per_minute=1, time_scale=60, retry_after=True)
+    client.get("/api/v2/campaigns")
+    response = client.get("/api/v2/campaigns")
+    assert response.status_code == 429
+    assert 50 <= int(response.headers["retry-after"]) <= 60
+
+
 def test_window_slides_and_a_429_does_not_count(limited):
     _, client = limited(per_second=2, time_scale=2)  # a 0.5 s window
     assert [client.get("/api/v2/campaigns").status_code for _ in range(4)] == [200, 200, 429, 429]
