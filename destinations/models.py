@@ -18,10 +18,15 @@ single-workspace dataset gets the very rows it always got, with the two workspac
 dashboard or a BI query written for one layout works on the other. Tables in `GLOBAL_TABLES`
 (`enum_labels`) are the same for every workspace and are never joined by workspace.
 
-Models are tables, not views: Postgres refuses to drop a table a view depends on, and a full refresh
-drops the synced tables; tables are also what a dashboard or a BI tool reads fastest. Each is rebuilt
-in its own transaction (drop, then create as select), so a reader sees the old or the new table, never
-none, and a model that fails keeps its previous build.
+Models are tables, not views: tables are what a dashboard or a BI tool reads fastest. Each is rebuilt in its
+own transaction (drop, then create as select), so a reader sees the old or the new table, never none, and a
+model that fails keeps its previous build. The few views (`VIEW_NAMES`, cheap reshapes such as
+`lead_variables`) are created the same way; Postgres refuses to drop a table a view depends on, so
+`drop_views` goes first wherever synced tables are dropped (reset, full refresh).
+
+`{json_pairs:<json column>}` renders, per database, as a lateral subquery of (name, value) rows: one per key
+of a JSON object (none for NULL or any other JSON), the value as text (strings as they are, JSON null as
+NULL, other values as JSON text).
 """
 
 import logging
@@ -41,6 +46,8 @@ MODEL_NAMES = (
     "reply_activity",
 )
 """Every model, in the order they are built (none reads another)."""
+VIEW_NAMES = ("lead_variables",)
+"""Views: computed on read, never stale; created (again) after every sync like the models."""
 
 WORKSPACE_COLUMNS = {"workspace_id": "varchar", "workspace_name": "varchar"}
 """The columns each table of a shared dataset carries (and a single-workspace table is read with, NULL)."""
@@ -61,6 +68,19 @@ STAND_INS: dict[str, dict[str, str]] = {
 
 _TABLE_REF = re.compile(r"\{dataset\}\.(\w+)")
 _SAME_WORKSPACE = re.compile(r"\{same_workspace:\s*(\w+)\s*,\s*(\w+)\s*\}")
+_JSON_PAIRS = re.compile(r"\{json_pairs:\s*([\w.]+)\s*\}")
+JSON_PAIRS: dict[str, str] = {
+    "duckdb": (
+        "(select key as name, case type when 'VARCHAR' then value->>'$' when 'NULL' then null "
+        "else cast(value as varchar) end as value "
+        "from json_each(case when json_type({0}) = 'OBJECT' then {0} end))"
+    ),
+    "postgres": (
+        "(select key as name, value "
+        "from jsonb_each_text(case when jsonb_typeof({0}) = 'object' then {0} end))"
+    ),
+}
+"""`{json_pairs:column}` per SQL dialect (dlt's `sqlglot_dialect` of the destination)."""
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +94,10 @@ class Model:
     sql: str
 
     @property
+    def kind(self) -> str:
+        return "view" if self.name in VIEW_NAMES else "table"
+
+    @property
     def tables(self) -> tuple[str, ...]:
         return self.requires + self.optional
 
@@ -83,6 +107,7 @@ class Model:
         missing_optional: Iterable[str] = (),
         without_workspace: Iterable[str] = (),
         by_workspace: bool = False,
+        dialect: str = "duckdb",
     ) -> str:
         """The model's select for a qualified dataset name: missing optional tables read as empty, tables
         `without_workspace` read with NULL workspace columns, and joins matching workspaces `by_workspace`."""
@@ -100,12 +125,18 @@ class Model:
         def same_workspace(match: re.Match[str]) -> str:
             return f"{match[1]}.workspace_id = {match[2]}.workspace_id" if by_workspace else "true"
 
-        return _SAME_WORKSPACE.sub(same_workspace, _TABLE_REF.sub(table, self.sql))
+        def json_pairs(match: re.Match[str]) -> str:
+            return JSON_PAIRS[dialect].format(match[1])
+
+        rendered = _SAME_WORKSPACE.sub(same_workspace, _TABLE_REF.sub(table, self.sql))
+        return _JSON_PAIRS.sub(json_pairs, rendered)
 
 
 @dataclass
 class RefreshResult:
     built: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    """Views created (`VIEW_NAMES`)."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Model -> why it was not built (missing tables, or the database's error)."""
     partial: dict[str, list[str]] = field(default_factory=dict)
@@ -120,6 +151,7 @@ class RefreshResult:
         for name in self.built:
             note = f" (without {', '.join(self.partial[name])})" if name in self.partial else ""
             lines.append(f"  {name:<22} built{note}")
+        lines += [f"  {name:<22} view" for name in self.views]
         lines += [f"  {name:<22} SKIPPED: {reason}" for name, reason in self.skipped.items()]
         return "\n".join(lines)
 
@@ -155,10 +187,11 @@ def _parse(name: str, text: str) -> Model:
 
 
 def load_models(names: Iterable[str] | None = None) -> list[Model]:
-    chosen = list(names) if names is not None else list(MODEL_NAMES)
-    unknown = sorted(set(chosen) - set(MODEL_NAMES))
+    known = (*MODEL_NAMES, *VIEW_NAMES)
+    chosen = list(names) if names is not None else list(known)
+    unknown = sorted(set(chosen) - set(known))
     if unknown:
-        raise ValueError(f"unknown models {unknown}; known: {', '.join(MODEL_NAMES)}")
+        raise ValueError(f"unknown models {unknown}; known: {', '.join(known)}")
     return [_parse(name, (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")) for name in chosen]
 
 
@@ -184,6 +217,7 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
     """Rebuild the models on an open dlt SQL client (DuckDB or Postgres) of the synced dataset."""
     result = RefreshResult()
     dataset = client.fully_qualified_dataset_name()
+    dialect = client.capabilities.sqlglot_dialect
     tables = existing_tables(client)
     tagged = workspace_tables(client)
     for model in load_models(names):
@@ -192,7 +226,7 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
         if missing:
             result.skipped[model.name] = f"missing table(s) {', '.join(missing)} (resource not synced)"
             if model.name in tables:
-                client.execute_sql(f"drop table if exists {target}")
+                client.execute_sql(f"drop {model.kind} if exists {target}")
             continue
         missing_optional = [table for table in model.optional if table not in tables]
         read = [table for table in model.tables if table in tables and table not in GLOBAL_TABLES]
@@ -205,15 +239,18 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
                 model.name,
                 ", ".join(without_workspace),
             )
-        select = model.render(dataset, missing_optional, without_workspace, by_workspace)
+        select = model.render(dataset, missing_optional, without_workspace, by_workspace, dialect)
         try:
             with client.begin_transaction():
-                client.execute_sql(f"drop table if exists {target}")
-                client.execute_sql(f"create table {target} as {select}")
+                client.execute_sql(f"drop {model.kind} if exists {target}")
+                client.execute_sql(f"create {model.kind} {target} as {select}")
         except Exception as exc:  # one broken model must not cost the others (nor the sync)
             reason = " ".join(str(exc).split())
             result.skipped[model.name] = f"{type(exc).__name__}: {reason}"
             logger.warning("model %s not rebuilt: %s", model.name, reason)
+            continue
+        if model.kind == "view":
+            result.views.append(model.name)
             continue
         result.built.append(model.name)
         if by_workspace:
@@ -221,6 +258,15 @@ def refresh_client(client: Any, names: Iterable[str] | None = None) -> RefreshRe
         if missing_optional:
             result.partial[model.name] = missing_optional
     return result
+
+
+def drop_views(pipeline: Any) -> None:
+    """Drop the views (`VIEW_NAMES`), which Postgres would not let dlt drop the synced tables under; the next
+    refresh creates them again."""
+    with pipeline.sql_client() as client:
+        if client.has_dataset():
+            for name in VIEW_NAMES:
+                client.execute_sql(f"drop view if exists {client.make_qualified_table_name(name)}")
 
 
 def refresh(pipeline: Any, names: Iterable[str] | None = None) -> RefreshResult:

@@ -7,6 +7,8 @@ is dropped with them (else the others would resume from cursors that describe ro
 from dlt.pipeline.helpers import pipeline_drop
 from dlt.pipeline.pipeline import Pipeline
 
+from destinations import models
+
 from .sync import make_pipeline
 
 
@@ -23,6 +25,7 @@ def reset(targets, resources: list[str], pipelines_dir: str | None) -> list[str]
         _load_pending(pipeline)
         drop = pipeline_drop(pipeline, resources=resources)
         tables = list(drop.info["tables"])
+        models.drop_views(pipeline)
         drop()
         lines.append(
             f"{pipeline.pipeline_name}: dropped {', '.join(tables) or 'no tables'} and the state of "

@@ -29,7 +29,7 @@ from dlt.common.storages import NormalizeStorage
 from dlt.extract import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target, opening
+from destinations import Target, models, opening
 from sources.instantly import instantly_source, walk_in_progress
 from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
@@ -121,6 +121,8 @@ def _run_slices(
     pipeline.sync_destination()
     result.states_before = copy.deepcopy(resource_states(pipeline))
     refresh = "drop_resources" if options.full_refresh else None
+    if refresh:
+        models.drop_views(pipeline)
     while names:
         # extract and normalize run beside other workspaces' syncs; loads into one dataset take turns
         pipeline.extract(

@@ -11,7 +11,7 @@ from dlt.extract import DltResource
 
 from . import settings
 from .client import InstantlyClient, RetryPolicy
-from .columns import column_hints
+from .columns import resource_columns
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
 from .errors import ApiError, ConfigError
 from .labels import enum_label_rows
@@ -50,6 +50,7 @@ def instantly_source(
     request_timeout_seconds: float = settings.REQUEST_TIMEOUT_SECONDS,
     workspace_id: str | None = None,
     workspace_name: str | None = None,
+    arrow_fast_path: bool = True,
     progress: RunProgress | None = None,
 ) -> list[DltResource]:
     """Every selected Instantly endpoint as a merge resource named like its table.
@@ -59,6 +60,9 @@ def instantly_source(
 
     With `workspace_id` (several workspaces in one dataset), every row carries `workspace_id` and
     `workspace_name`, every key starts with `workspace_id`, and child tables carry `workspace_id` too.
+
+    `arrow_fast_path` (default on): list endpoints marked `arrow` hand dlt Arrow tables built like its
+    normalizer's output, which skips the row-by-row normalizer; off, every item goes as a dict.
     """
     if not api_key or not api_key.strip():
         raise ConfigError(
@@ -96,6 +100,7 @@ def instantly_source(
             trailing_days=analytics_trailing_days,
             synced_at=datetime.now(UTC),
             workspace_columns=_workspace_columns(workspace_id, workspace_name),
+            arrow_fast_path=arrow_fast_path,
         ),
         progress or RunProgress(),
     )
@@ -144,15 +149,11 @@ def _hints(endpoint: Endpoint, fetcher: Fetcher) -> dict[str, Any]:
     """Merge on the endpoint's key; where workspaces share the dataset, on the workspace and that key (the
     same ids may exist in two workspaces)."""
     shared = bool(fetcher.config.workspace_columns)
-    columns = column_hints(endpoint)
-    if shared:
-        columns["workspace_id"] = {"name": "workspace_id", "data_type": "text", "nullable": False}
-        columns["workspace_name"] = {"name": "workspace_name", "data_type": "text", "nullable": True}
     return {
         "name": endpoint.name,
         "primary_key": [*WORKSPACE_KEY, *endpoint.key_fields] if shared else endpoint.primary_key,
         "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-        "columns": columns,
+        "columns": resource_columns(endpoint, shared),
     }
 
 

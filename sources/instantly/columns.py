@@ -53,7 +53,7 @@ def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
         if name in endpoint.drop_fields:
             continue  # never stored, so never declared
         base = _base_type(prop)
-        if name in endpoint.variables_fields or is_json(name, prop):
+        if is_json(name, prop):
             data_type = "json"
         elif is_date(prop):
             data_type = "date"
@@ -68,6 +68,15 @@ def column_hints(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
         if data_type:
             hints[name] = {"name": name, "data_type": data_type, "nullable": name != endpoint.primary_key}
     return hints
+
+
+def resource_columns(endpoint: Endpoint, shared: bool) -> dict[str, dict[str, Any]]:
+    """The resource's declared columns: the spec's, and where workspaces share the dataset, theirs."""
+    columns = column_hints(endpoint)
+    if shared:
+        columns["workspace_id"] = {"name": "workspace_id", "data_type": "text", "nullable": False}
+        columns["workspace_name"] = {"name": "workspace_name", "data_type": "text", "nullable": True}
+    return columns
 
 
 def timestamp_fields(endpoint: Endpoint) -> tuple[str, ...]:

@@ -87,9 +87,9 @@ class Endpoint:
     page_size_override: int | None = None
     fan_out: FanOut | None = None
     dates: DateRange | None = None
-    # Free-form objects kept as one JSON column and mirrored into a `<table>__<field>_variables` child table
-    # of (name, value) rows, so user-defined keys stay queryable without one column per key.
-    variables_fields: tuple[str, ...] = ()
+    # Items make no child tables: pages go to dlt as Arrow tables, skipping its row-by-row normalizer
+    # (`arrow_rows`; a batch it cannot represent still goes as dicts).
+    arrow: bool = False
     # Fields never stored (key material).
     drop_fields: tuple[str, ...] = ()
     # Key fields the API may send as null ("could not determine"), stored as this value instead.
@@ -137,7 +137,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         pagination=Pagination.BODY,
         strategy=Strategy.CHANGED_ROWS,
         cursor_field="timestamp_updated",
-        variables_fields=("payload",),
+        arrow=True,
     ),
     Endpoint(
         name="emails",

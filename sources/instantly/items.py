@@ -6,7 +6,7 @@ standard parser. `needs_cleaning` tells from the JSON text whether a page needs 
 
 Every resource passes its pages through `ItemPreparer.prepare`: NUL characters (Postgres rejects them) are
 removed, lone surrogates (no UTF-8 encoder takes them) become U+FFFD, empty-string dates (the API's "no
-date") become null, free-form variable objects get a name/value mirror. Items that cannot be loaded go to
+date") become null. Items that cannot be loaded go to
 `_rejected` (see `rejected_rows`) instead of being dropped or failing the load: not an object, no key, a key
 that is an object or a list, a number beyond 64 bits, nesting deeper than dlt writes.
 """
@@ -96,19 +96,6 @@ def rejected_rows(rows: list[dict[str, Any]], key: tuple[str, ...] = ("rejected_
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
 
 
-def variables_rows(values: Any) -> list[dict[str, str | None]]:
-    """One (name, value) row per key; non-string values as JSON text, so one column holds any type."""
-    if not isinstance(values, dict):
-        return []
-    return [
-        {
-            "name": name,
-            "value": value if isinstance(value, str) or value is None else orjson.dumps(value).decode(),
-        }
-        for name, value in values.items()
-    ]
-
-
 class ItemPreparer:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
@@ -145,9 +132,6 @@ class ItemPreparer:
             orjson.dumps([item for _, item in good], option=orjson.OPT_STRICT_INTEGER)
         except TypeError:
             good = self._storable(good, rejected)
-        for _, item in good:
-            for name in self.endpoint.variables_fields:
-                item[f"{name}_variables"] = variables_rows(item.get(name))
         return [item for _, item in good], rejected
 
     def _unloadable(self, item: Any) -> str | None:
