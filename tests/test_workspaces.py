@@ -93,10 +93,10 @@ def test_child_tables_carry_the_workspace_id_of_their_parent_row(monkeypatch, si
     target = duckdb_target(tmp_path)
     sync_all(target, tmp_path)
     mismatched = reader(target, tmp_path, simulators["acme"]).query(
-        "select count(*) from {ds}.leads__payload_variables v join {ds}.leads l "
-        "on v._dlt_root_id = l._dlt_id where v.workspace_id is distinct from l.workspace_id"
+        "select count(*) from {ds}.campaigns__sequences s join {ds}.campaigns c "
+        "on s._dlt_root_id = c._dlt_id where s.workspace_id is distinct from c.workspace_id"
     )
-    children = reader(target, tmp_path, simulators["acme"]).count("leads__payload_variables")
+    children = reader(target, tmp_path, simulators["acme"]).count("campaigns__sequences")
     assert children > 0 and mismatched == [(0,)]
 
 

@@ -1,0 +1,147 @@
+"""The Arrow fast path cannot be told apart from the dict path: the same world synced with it on and off gives
+the same dlt schemas and the same rows, on DuckDB and Postgres, after reruns with changed items, new fields
+and a type change, and with several workspaces in one dataset. `lead_variables` holds one row per payload key.
+"""
+
+import json
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from destinations import Target
+from destinations.models import refresh
+from pipelines.sync import make_pipeline
+from sources.instantly.arrow_rows import ArrowTables
+
+from .conftest import POSTGRES_URL, Warehouse, require_postgres
+from .test_workspaces import configure, reader, simulators, sync_all  # noqa: F401 (a fixture)
+
+NAMES = ("fast", "dicts")
+IGNORED = {"_dlt_load_id", "_dlt_id", "_dlt_root_id", "_dlt_parent_id"}  # random ids, per load and row
+
+
+def _target(destination: str, folder: Path, datasets: list[str]) -> Target:
+    folder.mkdir(parents=True, exist_ok=True)
+    if destination == "duckdb":
+        return Target(destination="duckdb", duckdb_path=str(folder / "warehouse.duckdb"))
+    dataset = f"instantly_test_{uuid.uuid4().hex[:10]}"
+    datasets.append(dataset)
+    return Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def targets(request: pytest.FixtureRequest, tmp_path: Path):
+    """Two empty targets of one destination: (Arrow fast path, dict path)."""
+    if request.param == "postgres":
+        require_postgres()
+    datasets: list[str] = []
+    yield tuple(_target(request.param, tmp_path / name, datasets) for name in ("fast", "dicts"))
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        for dataset in datasets:
+            cursor.execute(
+                f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
+            )
+
+
+def schema_tables(warehouse: Warehouse, workspace: str | None = None) -> dict:
+    target = replace(warehouse.target, workspace=workspace)
+    return {t["name"]: t for t in make_pipeline(target, warehouse.pipelines_dir).default_schema.data_tables()}
+
+
+def assert_same(fast: Warehouse, dicts: Warehouse, workspaces: tuple[str | None, ...] = (None,)) -> None:
+    """Every table: the same dlt table schema (columns in order, types, nullability, keys, hints) in each
+    workspace's pipeline, and the same rows."""
+    for workspace in workspaces:
+        fast_tables, dict_tables = schema_tables(fast, workspace), schema_tables(dicts, workspace)
+        assert fast_tables.keys() == dict_tables.keys()
+        for name, table in fast_tables.items():
+            assert list(table["columns"]) == list(dict_tables[name]["columns"]), name
+            assert table == dict_tables[name], name
+    for name, table in fast_tables.items():
+        columns = ", ".join(c for c in table["columns"] if c not in IGNORED)
+        rows = [sorted(w.query(f"select {columns} from {{ds}}.{name}"), key=repr) for w in (fast, dicts)]
+        assert rows[0] == rows[1], name
+
+
+def test_leads_land_the_same_with_and_without_the_fast_path_also_after_changes(targets, tmp_path, simulator):
+    world = simulator.world
+    fast, dicts = (
+        Warehouse(t, str(tmp_path / n / "pipelines"), simulator) for t, n in zip(targets, "fd", strict=True)
+    )
+    fast.source_args, dicts.source_args = {"arrow_fast_path": True}, {"arrow_fast_path": False}
+    for warehouse in (fast, dicts):
+        warehouse.sync(resources=["leads"])
+    assert fast.count("leads") == len(world.items("leads"))
+    assert_same(fast, dicts)
+
+    world.add_field("leads", "enrichment", lambda item: {"tier": item["id"][:1], "score": len(item["email"])})
+    world.update("leads", 40)
+    world.update("leads", ids=world.ids("leads")[:3], changes={"email_open_count": "many"})  # a variant
+    for warehouse in (fast, dicts):
+        warehouse.sync(resources=["leads"])
+    assert_same(fast, dicts)
+    assert (
+        "email_open_count__v_text"
+        in make_pipeline(fast.target, fast.pipelines_dir).default_schema.tables["leads"]["columns"]
+    )
+
+
+def test_several_workspaces_in_one_dataset_land_the_same(monkeypatch, simulators, targets, tmp_path):  # noqa: F811
+    configure(monkeypatch, simulators)
+    for target, name, fast in zip(targets, NAMES, (True, False), strict=True):
+        assert sync_all(target, tmp_path / name, arrow_fast_path=fast).exit_code == 0
+    fast, dicts = (reader(t, tmp_path / n, simulators["acme"]) for t, n in zip(targets, NAMES, strict=True))
+    assert_same(fast, dicts, workspaces=tuple(simulators))
+
+
+def _variable_value(value):
+    """What the synced `leads__payload_variables` table held: strings as they are, other values as JSON."""
+    return value if isinstance(value, str) or value is None else json.dumps(value, separators=(",", ":"))
+
+
+def test_lead_variables_holds_one_row_per_payload_key(warehouse, world):
+    warehouse.sync(resources=["leads"])
+    result = refresh(make_pipeline(warehouse.target, warehouse.pipelines_dir))
+    assert result.views == ["lead_variables"]
+    rows = warehouse.query(
+        "select workspace_id, workspace_name, lead_id, name, value from {ds}.lead_variables"
+    )
+    expected = [
+        (None, None, lead["id"], name, _variable_value(value))
+        for lead in world.items("leads")
+        for name, value in (lead.get("payload") or {}).items()
+    ]
+    if warehouse.target.destination == "postgres":  # jsonb prints objects its own way: compare them as JSON
+        rows, expected = ([(*r[:4], _as_json(r[4])) for r in found] for found in (rows, expected))
+    assert sorted(rows, key=repr) == sorted(expected, key=repr)
+
+
+def _as_json(text: str | None):
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return text
+
+
+def test_the_view_is_dropped_before_a_full_refresh_drops_its_table(warehouse, world):
+    warehouse.sync(resources=["leads"])
+    refresh(make_pipeline(warehouse.target, warehouse.pipelines_dir))
+    warehouse.sync(resources=["leads"], full_refresh=True)
+    assert warehouse.count("leads") == len(world.items("leads"))
+
+
+@pytest.mark.parametrize("setting, built", [(None, True), ("false", False)])
+def test_the_switch_turns_the_fast_path_off(monkeypatch, duckdb_warehouse, world, setting, built):
+    calls = []
+    original = ArrowTables.build
+    monkeypatch.setattr(
+        ArrowTables, "build", lambda self, items: calls.append(len(items)) or original(self, items)
+    )
+    if setting:
+        monkeypatch.setenv("SOURCES__INSTANTLY__ARROW_FAST_PATH", setting)
+    duckdb_warehouse.sync(resources=["leads"])
+    assert duckdb_warehouse.count("leads") == len(world.items("leads"))
+    assert bool(calls) is built
