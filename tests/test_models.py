@@ -359,7 +359,8 @@ def test_a_model_whose_table_is_not_synced_is_skipped_and_missing_labels_read_as
     result = refresh(pipeline)
     assert result.built == ["campaign_performance", "campaign_daily"]
     assert result.partial == {"campaign_performance": ["enum_labels"], "campaign_daily": ["campaigns"]}
-    assert set(result.skipped) == {"step_performance", "lead_funnel", "account_health", "reply_activity"}
+    skipped = {"step_performance", "lead_funnel", "account_health", "reply_activity", "lead_variables"}
+    assert set(result.skipped) == skipped
     assert "campaign_analytics_steps" in result.skipped["step_performance"]
     assert "SKIPPED" in result.summary()
     labels = duckdb_warehouse.query("select status, status_label from {ds}.campaign_performance")

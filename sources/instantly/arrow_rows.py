@@ -16,7 +16,7 @@ could type the same columns differently.
 import logging
 import re
 from collections.abc import Iterator
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 import dlt
@@ -182,7 +182,7 @@ class _Batch:
         nested: list[tuple[list[dict[str, Any]], tuple[str, ...]]] = []
         for key in dict.fromkeys(chain.from_iterable(rows)):
             ident, name = self.names(key, path)
-            values = [row.get(key) for row in rows]
+            values = list(map(dict.get, rows, repeat(key)))
             kinds = set(map(type, values)) - {_NONE}
             if kinds & {dict, list} and not self.is_json(name, level):
                 if kinds == {dict}:

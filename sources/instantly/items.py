@@ -32,7 +32,10 @@ _INT64_LIMIT = 2**63
 _MAX_PARSED_DEPTH = 1024  # orjson reads no deeper
 TOO_DEEP = "the item is nested too deeply to store (dlt writes 254 levels at most)"
 # In JSON text: a raw NUL, an escaped NUL or surrogate, or a number of 19+ digits or with an exponent of 18+.
-_NEEDS_A_CLOSER_LOOK = re.compile(rb"\x00|\\u(?:0000|[dD][89a-fA-F])|\d{19}|[eE]\+?(?:1[89]|[2-9]\d|\d{3})")
+# The exponent counts only in a number (after `:`, `,` or `[`): ids such as UUIDs are full of "e35".
+_NEEDS_A_CLOSER_LOOK = re.compile(
+    rb"\x00|\\u(?:0000|[dD][89a-fA-F])|\d{19}|[:,\[]\s*-?\d+(?:\.\d+)?[eE]\+?(?:1[89]|[2-9]\d|\d{3})"
+)
 
 
 def loads(content: bytes) -> Any:
