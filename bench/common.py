@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 API_KEY = "bench-key"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres:trust@127.0.0.1:5432/test")
@@ -67,6 +68,23 @@ def run_child(module: str, *args: str) -> dict:
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sync_project(base_url: str, workdir: Path, resources: list[str] | None, target=None, **source_args):
+    """This project's sync of the simulated workspace (`run_sync`, as the CLI runs it, without progress
+    lines), into `target` or a DuckDB file in `workdir`; returns its `SyncResult`."""
+    from destinations import Target
+    from pipelines.sync import SyncOptions, run_sync
+
+    return run_sync(
+        SyncOptions(
+            target=target or Target(duckdb_path=str(workdir / "project.duckdb")),
+            pipelines_dir=str(workdir / "pipelines"),
+            resources=resources,
+            progress_interval=0,
+            source_args={"base_url": base_url, "api_key": API_KEY, **source_args},
+        )
+    )
 
 
 def drop_postgres_schemas(dataset: str) -> None:

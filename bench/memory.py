@@ -14,28 +14,12 @@ import threading
 import time
 from pathlib import Path
 
-from .common import API_KEY, peak_rss_mb, run_child, simulator_process
+from .common import peak_rss_mb, run_child, simulator_process, sync_project
 
 
 def _rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096 / 2**20
-
-
-def sync_leads(base_url: str, workdir: Path) -> dict:
-    from destinations import Target
-    from pipelines.sync import SyncOptions, run_sync
-
-    result = run_sync(
-        SyncOptions(
-            target=Target(duckdb_path=str(workdir / "project.duckdb")),
-            pipelines_dir=str(workdir / "pipelines"),
-            resources=["leads"],
-            progress_interval=0,
-            source_args={"base_url": base_url, "api_key": API_KEY},
-        )
-    )
-    return {"rows": result.progress.of("leads").rows_kept, "slices": result.slices}
 
 
 def _child(base_url: str, trace: bool) -> None:
@@ -54,7 +38,8 @@ def _child(base_url: str, trace: bool) -> None:
         threading.Thread(target=sample, daemon=True).start()
     with tempfile.TemporaryDirectory() as workdir:
         started = time.perf_counter()
-        figures = sync_leads(base_url, Path(workdir))
+        result = sync_project(base_url, Path(workdir), ["leads"])
+        figures = {"rows": result.progress.of("leads").rows_kept, "slices": result.slices}
         figures["seconds"] = time.perf_counter() - started
     stop.set()
     figures["peak_rss_mb"] = peak_rss_mb()

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import API_KEY, run_child
+from .common import API_KEY, run_child, sync_project
 
 EMAILS_PATH = "/api/v2/emails"
 API_MINUTE = 60.0
@@ -26,27 +26,13 @@ WORKSPACE_PER_MINUTE = 6000
 EMAILS_PER_MINUTE = 20
 
 
-def _sync(base_url: str, workdir: Path, resources: list[str] | None, time_scale: float) -> dict:
-    from destinations import Target
-    from pipelines.sync import SyncOptions, run_sync
-
-    result = run_sync(
-        SyncOptions(
-            target=Target(duckdb_path=str(workdir / "project.duckdb")),
-            pipelines_dir=str(workdir / "pipelines"),
-            resources=resources,
-            progress_interval=0,
-            source_args={"base_url": base_url, "api_key": API_KEY, "rate_time_scale": time_scale},
-        )
-    )
-    stats = result.progress.resources
-    return {"rows": {name: s.rows_kept for name, s in stats.items()}, "slices": result.slices}
-
-
 def _child(base_url: str, resources: str, time_scale: float) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         started = time.perf_counter()
-        figures = _sync(base_url, Path(workdir), resources.split(",") if resources else None, time_scale)
+        names = resources.split(",") if resources else None
+        result = sync_project(base_url, Path(workdir), names, rate_time_scale=time_scale)
+        rows = {name: stats.rows_kept for name, stats in result.progress.resources.items()}
+        figures = {"rows": rows, "slices": result.slices}
         figures["seconds"] = time.perf_counter() - started
     print(json.dumps(figures))
 

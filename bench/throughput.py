@@ -9,16 +9,19 @@ project / lower bound and project / peer. `--destination postgres` adds the proj
 
 import argparse
 import json
-import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .common import API_KEY, POSTGRES_URL, drop_postgres_schemas
-from .common import free_port as _free_port
+from .common import (
+    API_KEY,
+    POSTGRES_URL,
+    drop_postgres_schemas,
+    peak_rss_mb,
+    run_child,
+    simulator_process,
+    sync_project,
+)
 
 LEADS_PATH = "/api/v2/leads/list"
 
@@ -96,42 +99,21 @@ def peer(base_url: str, workdir: Path, file_format: str) -> dict:
 
 
 def project(base_url: str, workdir: Path) -> dict:
-    from destinations import Target
-    from pipelines.sync import SyncOptions, run_sync
-
-    result = run_sync(
-        SyncOptions(
-            target=Target(duckdb_path=str(workdir / "project.duckdb")),
-            pipelines_dir=str(workdir / "pipelines"),
-            resources=["leads"],
-            progress_interval=0,
-            source_args={"base_url": base_url, "api_key": API_KEY},
-        )
-    )
-    stats = result.progress.of("leads")
+    stats = sync_project(base_url, workdir, ["leads"]).progress.of("leads")
     return {"rows": stats.rows_kept, "requests": stats.requests}
 
 
 def project_postgres(base_url: str, workdir: Path) -> dict:
     """The project row into Postgres (`--destination postgres`); its schema is dropped before and after."""
     from destinations import Target
-    from pipelines.sync import SyncOptions, run_sync
 
     dataset = "bench_throughput"
+    target = Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
     drop_postgres_schemas(dataset)
     try:
-        result = run_sync(
-            SyncOptions(
-                target=Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL),
-                pipelines_dir=str(workdir / "pipelines"),
-                resources=["leads"],
-                progress_interval=0,
-                source_args={"base_url": base_url, "api_key": API_KEY},
-            )
-        )
+        stats = sync_project(base_url, workdir, ["leads"], target=target).progress.of("leads")
     finally:
         drop_postgres_schemas(dataset)
-    stats = result.progress.of("leads")
     return {"rows": stats.rows_kept, "requests": stats.requests}
 
 
@@ -151,7 +133,7 @@ def _run_one(name: str, base_url: str) -> None:
         started = time.perf_counter()
         figures = CONTENDERS[name](base_url, Path(workdir))
         figures["seconds"] = time.perf_counter() - started
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(figures))
 
 
@@ -172,49 +154,16 @@ def main() -> None:
         _run_one(args.child, args.base_url)
         return
 
-    port = _free_port()
-    sizes = ["--leads", str(args.leads), "--campaigns", "20", "--accounts", "20"]
-    simulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sources.simulator",
-            "--port",
-            str(port),
-            "--api-key",
-            API_KEY,
-            "--rate-limits",
-            "off",
-            *sizes,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        simulator.stdout.readline()  # the "serving at" line: the simulator is up
-        base_url = f"http://127.0.0.1:{port}"
-        results = {}
+    results = {}
+    with simulator_process({"leads": args.leads, "campaigns": 20, "accounts": 20}) as base_url:
         default = [n for n in CONTENDERS if args.destination == "postgres" or n not in POSTGRES_ONLY]
         for name in args.only or default:
-            env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR"}
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.throughput", "--child", name, "--base-url", base_url],
-                capture_output=True,
-                text=True,
-                env=env,
-            )
-            if done.returncode != 0:
-                raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-            results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-            figures = results[name]
+            figures = results[name] = run_child("bench.throughput", "--child", name, "--base-url", base_url)
             print(
                 f"{name:<30} rows={figures['rows']:>8} {figures['rows'] / figures['seconds']:>9.0f} rows/s "
                 f"wall={figures['seconds']:>7.1f}s peak_rss={figures['peak_rss_mb']:>7.0f} MB",
                 flush=True,
             )
-    finally:
-        simulator.terminate()
-        simulator.wait()
     _print_ratios(results)
 
 
