@@ -9,7 +9,6 @@ import enum
 import shutil
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ import dlt
 from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target, models
 
 from . import freshness, report
-from .lock import dataset_lock, exclusive
+from .lock import datasets_locked
 from .messages import describe_error, exit_code
 from .reset import reset
 from .runs import run_workspaces, workspace_target
@@ -172,10 +171,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     names = list(selected_resources(args.resources))
     targets = [target for _, target in _workspace_targets(args)]
     pipelines_dir = args.pipelines_dir or dlt.common.pipeline.get_dlt_pipelines_dir()
-    lock_paths = [path for target in targets for path in _lock_paths(pipelines_dir, target)]
-    with exclusive(lock_paths, args.wait), ExitStack() as held:
-        for target in {target.lock_name: target for target in targets}.values():
-            held.enter_context(dataset_lock(target, args.wait))
+    pipeline_locks = [path for target in targets for path in _lock_paths(pipelines_dir, target, False)]
+    with datasets_locked(targets, args.wait, also=pipeline_locks):
         for line in reset(targets, names, pipelines_dir):
             print(line)
     return ExitCode.OK

@@ -43,6 +43,22 @@ def exclusive(lock_paths: list[Path], wait: bool) -> Iterator[None]:
         yield
 
 
+def dataset_lock_paths(target: Target) -> list[Path]:
+    """The lock file of a DuckDB target's file (a Postgres dataset is locked in the database instead)."""
+    return [Path(f"{target.lock_name}.lock")] if target.destination == "duckdb" else []
+
+
+@contextmanager
+def datasets_locked(targets: list[Target], wait: bool, also: list[Path] = ()) -> Iterator[None]:
+    """Hold the locks of every target's dataset (file and advisory locks, each once) and the files `also`:
+    one command writing several workspaces' pipelines into the same datasets."""
+    files = [*also, *(path for target in targets for path in dataset_lock_paths(target))]
+    with exclusive(files, wait), ExitStack() as held:
+        for target in {target.lock_name: target for target in targets}.values():
+            held.enter_context(dataset_lock(target, wait))
+        yield
+
+
 @contextmanager
 def dataset_lock(target: Target, wait: bool) -> Iterator[None]:
     """Postgres: hold an advisory lock on the dataset for the run, on a connection of its own, so runs from

@@ -11,7 +11,6 @@ import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +23,12 @@ from sources.instantly import configured_rate_limits, current_workspace_id, sett
 from sources.instantly.errors import ConfigError, InstantlyError
 from sources.instantly.progress import RunProgress
 
-from .lock import dataset_lock, exclusive
+from .lock import datasets_locked
 from .messages import describe_error
 from .sync import (
     SyncOptions,
     SyncResult,
     check_configuration,
-    dataset_lock_paths,
     run_sync,
     selected_resources,
 )
@@ -119,10 +117,7 @@ def run_workspaces(
         check_configuration(replace(options, source_args=_source_args(run.workspace, options)))
     datasets = list({run.dataset: None for run in runs})
     report = RunReport(run_id=str(uuid.uuid4()), resources=resources, workspaces=runs)
-    lock_files = [path for target in datasets for path in dataset_lock_paths(target)]
-    with exclusive(lock_files, options.wait_for_lock), ExitStack() as held:
-        for target in {target.lock_name: target for target in datasets}.values():
-            held.enter_context(dataset_lock(target, options.wait_for_lock))
+    with datasets_locked(datasets, options.wait_for_lock):
         if len(runs) == 1:
             _sync_workspace(runs[0], options, label="")
         else:

@@ -35,7 +35,7 @@ from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
 from sources.instantly.progress import ProgressReporter, RunProgress
 
-from .lock import dataset_lock, exclusive
+from .lock import dataset_lock, dataset_lock_paths, exclusive
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
 logger = logging.getLogger(__name__)
@@ -251,6 +251,3 @@ def _lock_paths(pipelines_dir: str, target: Target, with_dataset: bool = True) -
         paths += dataset_lock_paths(target)
     return paths
 
-
-def dataset_lock_paths(target: Target) -> list[Path]:
-    return [Path(f"{target.lock_name}.lock")] if target.destination == "duckdb" else []
