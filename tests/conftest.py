@@ -119,6 +119,11 @@ def postgres_dataset() -> Iterator[str]:
     require_postgres()
     dataset = f"instantly_test_{uuid.uuid4().hex[:10]}"
     yield dataset
+    drop_postgres_dataset(dataset)
+
+
+def drop_postgres_dataset(dataset: str) -> None:
+    """Drop a dataset from the test Postgres, with the staging schema dlt's merges create beside it."""
     with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
         cursor.execute(
             f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"

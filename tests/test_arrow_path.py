@@ -8,7 +8,6 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from destinations import Target
@@ -16,7 +15,7 @@ from destinations.models import refresh
 from pipelines.sync import make_pipeline
 from sources.instantly.arrow_rows import ArrowTables
 
-from .conftest import POSTGRES_URL, Warehouse, require_postgres
+from .conftest import POSTGRES_URL, Warehouse, drop_postgres_dataset, require_postgres
 from .test_workspaces import configure, reader, simulators, sync_all  # noqa: F401 (a fixture)
 
 NAMES = ("fast", "dicts")
@@ -39,11 +38,8 @@ def targets(request: pytest.FixtureRequest, tmp_path: Path):
         require_postgres()
     datasets: list[str] = []
     yield tuple(_target(request.param, tmp_path / name, datasets) for name in ("fast", "dicts"))
-    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
-        for dataset in datasets:
-            cursor.execute(
-                f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
-            )
+    for dataset in datasets:
+        drop_postgres_dataset(dataset)
 
 
 def schema_tables(warehouse: Warehouse, workspace: str | None = None) -> dict:

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from destinations import Target
@@ -27,7 +26,14 @@ from pipelines.workspaces import configured_workspaces
 from sources.instantly.labels import enum_label_rows
 from sources.simulator import Simulator, World
 
-from .conftest import FAST_RETRIES, POSTGRES_URL, SMALL_WORLD, Warehouse, require_postgres
+from .conftest import (
+    FAST_RETRIES,
+    POSTGRES_URL,
+    SMALL_WORLD,
+    Warehouse,
+    drop_postgres_dataset,
+    require_postgres,
+)
 
 RESOURCES = [
     "campaigns",
@@ -116,10 +122,7 @@ def postgres_models(
     try:
         yield _load(target, tmp_path_factory.mktemp("models_postgres") / "pipelines", model_simulator)
     finally:
-        with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
-            cursor.execute(
-                f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
-            )
+        drop_postgres_dataset(dataset)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -463,10 +466,7 @@ def postgres_shared(
     try:
         yield _load_shared(target, pipelines_dir, workspaces)
     finally:
-        with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
-            cursor.execute(
-                f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
-            )
+        drop_postgres_dataset(dataset)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
