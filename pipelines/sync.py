@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +64,6 @@ class SyncResult:
     slices: int = 0
     rows_loaded: dict[str, int] = field(default_factory=dict)
     load_infos: list[LoadInfo] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    finished_at: datetime | None = None
     # each resource's state (cursors, high-water marks) before and after the run
     states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
     states_after: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,7 +101,6 @@ def run_sync(options: SyncOptions) -> SyncResult:
         ):
             _remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
-        result.finished_at = datetime.now(UTC)
     return result
 
 
