@@ -79,9 +79,15 @@ def test_a_second_run_with_wait_starts_when_the_first_ends_and_syncs_too(tmp_pat
         time.sleep(0.01)
     slow_simulator.faults.clear()  # the first run finishes sooner; the second one is waiting
     assert first.wait() == 0, first.stderr
-    first_ended = time.time()
     assert second.wait() == 0, second.stderr
     assert "1 of 1 workspace(s) synced" in second.stdout
+    # the moment the first sync ended, as it recorded it under its lock (its process exits a little later,
+    # by when the second may already be syncing)
+    runs = Reader("duckdb", str(tmp_path / "warehouse.duckdb")).query(
+        "select max(finished_at) from {ds}.sync_runs group by run_id order by 1"
+    )
+    assert len(runs) == 2
+    first_ended = runs[0][0].timestamp()
     assert [r for r in slow_simulator.requests if r.time > first_ended]  # it synced after waiting
     assert_warehouse_holds_the_workspace(tmp_path, slow_simulator.world)
 
