@@ -32,6 +32,7 @@ from destinations import Target, models, opening
 from sources.instantly import instantly_source, walk_in_progress
 from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
+from sources.instantly.merging import withdraw_deduplicated
 from sources.instantly.progress import ProgressReporter, RunProgress
 
 from .lock import dataset_lock, dataset_lock_paths, exclusive
@@ -148,7 +149,10 @@ def check_configuration(options: SyncOptions) -> None:
 def _source_builder(options: SyncOptions, progress: RunProgress):
     def build(names: list[str]):
         try:
-            return instantly_source(resources=names, progress=progress, **options.source_args)
+            # a package this run leaves unloaded is resumed by `_finish_pending`, which withdraws it
+            return instantly_source(
+                resources=names, progress=progress, declare_distinct_keys=True, **options.source_args
+            )
         except ConfigFieldMissingException as exc:
             missing = ", ".join(exc.fields)
             raise ConfigError(
@@ -166,7 +170,20 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
     leave `pipeline.run` loading them and skipping the new extract.
     """
     if pipeline.has_pending_data:
-        _load(pipeline, target, pipeline.normalize(), result)
+        normalized = pipeline.normalize()
+        _withdraw_distinct_keys(pipeline)
+        _load(pipeline, target, normalized, result)
+
+
+def _withdraw_distinct_keys(pipeline: Pipeline) -> None:
+    """A killed load may have committed a staging copy that dlt did not record as done; resumed, that copy
+    runs again and its rows repeat in staging. So a resumed package's merge must deduplicate, whatever its
+    walks declared (`declare_distinct_keys`, `sources.instantly.merging`)."""
+    packages = pipeline._get_load_storage().normalized_packages  # dlt has no public handle on them
+    for load_id in packages.list_packages():
+        schema = packages.load_schema(load_id)
+        if withdraw_deduplicated(schema):
+            packages.save_schema(load_id, schema)
 
 
 _load_locks: dict[str, threading.Lock] = {}
@@ -246,4 +263,3 @@ def _lock_paths(pipelines_dir: str, target: Target, with_dataset: bool = True) -
     if with_dataset:
         paths += dataset_lock_paths(target)
     return paths
-

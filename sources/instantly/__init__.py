@@ -15,6 +15,7 @@ from .columns import resource_columns
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
 from .errors import ApiError, ConfigError
 from .labels import enum_label_rows
+from .merging import deduplicated_hints, merge_disposition
 from .progress import ResourceStats, RunProgress
 from .ratelimit import RateLimits, limiter_for
 from .resources import FetchConfig, Fetcher
@@ -51,6 +52,7 @@ def instantly_source(
     workspace_id: str | None = None,
     workspace_name: str | None = None,
     arrow_fast_path: bool = True,
+    declare_distinct_keys: bool = False,
     progress: RunProgress | None = None,
 ) -> list[DltResource]:
     """Every selected Instantly endpoint as a merge resource named like its table.
@@ -63,6 +65,10 @@ def instantly_source(
 
     `arrow_fast_path` (default on): list endpoints marked `arrow` hand dlt Arrow tables built like its
     normalizer's output, which skips the row-by-row normalizer; off, every item goes as a dict.
+
+    `declare_distinct_keys`: those endpoints' walks declare a load package's staging data deduplicated when
+    no key repeats in it, which spares dlt's merge its costliest step. Only for callers that withdraw the
+    declaration before resuming a package (`merging.withdraw_deduplicated`), as `pipelines.sync` does.
     """
     if not api_key or not api_key.strip():
         raise ConfigError(
@@ -101,6 +107,7 @@ def instantly_source(
             synced_at=datetime.now(UTC),
             workspace_columns=_workspace_columns(workspace_id, workspace_name),
             arrow_fast_path=arrow_fast_path,
+            declare_distinct_keys=declare_distinct_keys,
         ),
         progress or RunProgress(),
     )
@@ -152,7 +159,7 @@ def _hints(endpoint: Endpoint, fetcher: Fetcher) -> dict[str, Any]:
     return {
         "name": endpoint.name,
         "primary_key": [*WORKSPACE_KEY, *endpoint.key_fields] if shared else endpoint.primary_key,
-        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+        "write_disposition": merge_disposition(),
         "columns": resource_columns(endpoint, shared),
     }
 
@@ -165,7 +172,7 @@ def _root_resource(endpoint: Endpoint, fetcher: Fetcher, checkpoint: bool) -> Dl
     else:
         rows = fetcher.report(endpoint)
     # resources walk concurrently under the one shared rate limiter
-    return dlt.resource(rows, parallelized=True, **_hints(endpoint, fetcher))
+    return _not_deduplicated(dlt.resource(rows, parallelized=True, **_hints(endpoint, fetcher)))
 
 
 def _child_resource(endpoint: Endpoint, fetcher: Fetcher) -> DltResource:
@@ -175,7 +182,13 @@ def _child_resource(endpoint: Endpoint, fetcher: Fetcher) -> DltResource:
         else:
             yield from fetcher.report(endpoint, parents)
 
-    return dlt.transformer(per_parent_page, **_hints(endpoint, fetcher))
+    return _not_deduplicated(dlt.transformer(per_parent_page, **_hints(endpoint, fetcher)))
+
+
+def _not_deduplicated(resource: DltResource) -> DltResource:
+    """Until a walk proves otherwise at its end (`merging`), dlt's merge deduplicates the staging data."""
+    resource.apply_hints(additional_table_hints=deduplicated_hints(False))
+    return resource
 
 
 def walk_in_progress(resource_state: dict[str, Any]) -> bool:

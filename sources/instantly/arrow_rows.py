@@ -91,8 +91,9 @@ class ArrowTables:
         self.enabled = True
         self._typed: dict[str, TColumnSchema] = {}  # columns earlier batches of this extract typed
 
-    def build(self, items: list[dict[str, Any]]) -> Any:
-        """The batch as one Arrow table (with hints), or None: send the dicts (from now on, every batch)."""
+    def build(self, items: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, TColumnSchema]] | None:
+        """The batch as one Arrow table and the hints of dlt's own columns to yield it with, or None: send
+        the dicts (from now on, every batch)."""
         if not self.enabled:
             return None
         _quiet_declared_json(self.table_name)
@@ -122,7 +123,7 @@ class _Batch:
         self.c_load_id = self.naming.normalize_identifier(C_DLT_LOAD_ID)
         self.c_id = self.naming.normalize_identifier(C_DLT_ID)
 
-    def build(self, items: list[dict[str, Any]]) -> Any:
+    def build(self, items: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, TColumnSchema]]:
         level = normalize_helpers.get_table_nesting_level(
             self.schema, self.name, self.schema.data_item_normalizer.max_nesting
         )
@@ -141,7 +142,7 @@ class _Batch:
         table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
         # what dlt's normalizer adds to its own columns beyond type and nullability (unique, row_key)
         own = {name: self.known.get(name) or self.typed[name] for name in (self.c_load_id, self.c_id)}
-        return dlt.mark.with_hints(table, dlt.mark.make_hints(columns=own))
+        return table, own
 
     def column(self, name: str, values: list[Any] | None) -> TColumnSchema | None:
         known = self.known.get(name)

@@ -25,6 +25,7 @@ import orjson
 from . import settings
 from .columns import timestamp_fields
 from .endpoints import Endpoint
+from .merging import merge_disposition
 
 REJECTED_TABLE = "_rejected"
 
@@ -110,7 +111,7 @@ def rejected_rows(rows: list[dict[str, Any]], key: tuple[str, ...] = ("rejected_
     """
     hints = dlt.mark.make_hints(
         table_name=REJECTED_TABLE,
-        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        write_disposition=merge_disposition(),
         primary_key=list(key),
         columns={},
     )

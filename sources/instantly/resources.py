@@ -21,6 +21,7 @@ from .columns import resource_columns
 from .endpoints import Endpoint, Strategy
 from .errors import AuthError
 from .items import ItemPreparer, needs_cleaning, rejected_rows
+from .merging import KeyLedger, deduplicated_hints
 from .progress import ResourceStats, RunProgress
 from .ratelimit import WorkspaceLimiter
 from .walks import Walk, parse_time
@@ -45,6 +46,9 @@ class FetchConfig:
     workspace_columns: dict[str, str] = field(default_factory=dict)
     # list endpoints marked `arrow` hand dlt Arrow tables instead of dicts (see `arrow_rows`)
     arrow_fast_path: bool = True
+    # walks of those endpoints declare a package's staging data deduplicated when no key repeats in it;
+    # only for callers that withdraw the declaration before resuming a package (see `merging`)
+    declare_distinct_keys: bool = False
 
     @property
     def today(self) -> date:
@@ -70,24 +74,30 @@ class Fetcher:
         stats = self.progress.of(endpoint.name)
         deadline = time.monotonic() + self.config.checkpoint_seconds if checkpoint else float("inf")
         batches = self._batches(endpoint)
+        keys = KeyLedger(endpoint.key_fields) if batches and self.config.declare_distinct_keys else None
         with tracking(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
                 walk.advance(page.next_cursor, page.server_time)
                 items, rejected = preparer.prepare(page.items, page.needs_cleaning)
-                yield from self._emit(walk.keep(items), rejected, stats, batches)
+                kept = walk.keep(items)
+                if keys:
+                    keys.add(kept)
+                yield from self._emit(kept, rejected, stats, batches)
                 if not walk.complete and time.monotonic() >= deadline:
                     break  # checkpoint: the cursor in state resumes this walk in the next slice
             else:
                 walk.finish()
         if batches:  # everything the cursor in state has passed is yielded, as dlt commits both together
-            yield from batches.flush()
+            yield from batches.close(deduplicated_hints(keys.all_distinct()) if keys else None)
 
-    def _batches(self, endpoint: Endpoint) -> "ArrowBatches | None":
-        if not (self.config.arrow_fast_path and endpoint.arrow):
+    def _batches(self, endpoint: Endpoint) -> "Batches | None":
+        if not endpoint.arrow:
             return None
+        if not self.config.arrow_fast_path:
+            return Batches(None)
         columns = resource_columns(endpoint, shared=bool(self.config.workspace_columns))
-        return ArrowBatches(ArrowTables(endpoint.name, columns))
+        return Batches(ArrowTables(endpoint.name, columns))
 
     # --- lists per parent item ------------------------------------------------------------------------
 
@@ -185,7 +195,7 @@ class Fetcher:
         rows: list[dict[str, Any]],
         rejected: list[dict[str, Any]],
         stats: ResourceStats,
-        batches: "ArrowBatches | None" = None,
+        batches: "Batches | None" = None,
     ) -> Iterator[Any]:
         stats.rows_kept += len(rows)
         stats.rejected += len(rejected)
@@ -201,24 +211,46 @@ class Fetcher:
             yield rows
 
 
-class ArrowBatches:
-    """Gathers a walk's items and hands them to dlt as Arrow tables (`arrow_rows`), or as the dicts they
-    were when a batch cannot be represented. dlt's cost per yielded item is paid once per batch."""
+class Batches:
+    """Gathers a walk's items into batches for dlt: Arrow tables (`arrow_rows`) where the fast path is on
+    and a batch can be represented, else the dicts. dlt's cost per yielded item is paid once per batch.
 
-    def __init__(self, tables: ArrowTables):
+    The newest batch is held back until the next one is built or the walk ends, so the walk's last batch
+    can carry hints that only its end decides (`close`).
+    """
+
+    def __init__(self, tables: ArrowTables | None):
         self.tables = tables
         self.pending: list[dict[str, Any]] = []
+        self.held: tuple[Any, dict[str, Any]] | None = None  # a batch and the columns dlt must be told
 
     def add(self, items: list[dict[str, Any]]) -> Iterator[Any]:
         self.pending.extend(items)
-        if len(self.pending) >= settings.ARROW_BATCH_ITEMS or not self.tables.enabled:
-            yield from self.flush()
+        if len(self.pending) >= settings.ARROW_BATCH_ITEMS:
+            yield from self._build_pending()
 
-    def flush(self) -> Iterator[Any]:
+    def close(self, table_hints: dict[str, Any] | None = None) -> Iterator[Any]:
+        """Yield what is left; the last batch carries `table_hints` for the walk's table."""
+        yield from self._build_pending()
+        if self.held is not None:
+            (batch, columns), self.held = self.held, None
+            yield _with_hints(batch, columns, table_hints)
+
+    def _build_pending(self) -> Iterator[Any]:
         items, self.pending = self.pending, []
-        if items:
-            table = self.tables.build(items)
-            yield items if table is None else table
+        if not items:
+            return
+        built = self.tables.build(items) if self.tables else None
+        if self.held is not None:
+            yield _with_hints(*self.held)
+        self.held = built or (items, {})
+
+
+def _with_hints(batch: Any, columns: dict[str, Any], table_hints: dict[str, Any] | None = None) -> Any:
+    if not columns and not table_hints:
+        return batch
+    hints = dlt.mark.make_hints(columns=columns or None, additional_table_hints=table_hints)
+    return dlt.mark.with_hints(batch, hints)
 
 
 @contextmanager
