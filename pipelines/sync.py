@@ -12,11 +12,12 @@ their cursors, while the dataset does not exist yet (a crash before the first lo
 """
 
 import copy
+import gc
 import logging
 import shutil
 import threading
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from dlt.extract import DltSource
 from dlt.pipeline.pipeline import Pipeline
 
 from destinations import Target, models, opening
-from sources.instantly import instantly_source, walk_in_progress
+from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
 from sources.instantly.merging import withdraw_deduplicated
@@ -99,6 +100,7 @@ def run_sync(options: SyncOptions) -> SyncResult:
         with (
             nullcontext() if options.dataset_locked else dataset_lock(options.target, options.wait_for_lock),
             ProgressReporter(progress, options.progress_interval, label=options.progress_label),
+            fewer_garbage_collections(),
         ):
             _remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
@@ -184,6 +186,30 @@ def _withdraw_distinct_keys(pipeline: Pipeline) -> None:
         schema = packages.load_schema(load_id)
         if withdraw_deduplicated(schema):
             packages.save_schema(load_id, schema)
+
+
+_gc_guard = threading.Lock()
+_gc_users = 0
+_gc_thresholds_before: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def fewer_garbage_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector at `settings.SYNC_GC_THRESHOLDS` while any sync of this process
+    runs (several workspaces sync in threads), and as it was once the last one ends."""
+    global _gc_users, _gc_thresholds_before
+    with _gc_guard:
+        if _gc_users == 0:
+            _gc_thresholds_before = gc.get_threshold()
+            gc.set_threshold(*settings.SYNC_GC_THRESHOLDS)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_guard:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_thresholds_before)
 
 
 _load_locks: dict[str, threading.Lock] = {}

@@ -47,3 +47,9 @@ NUL = "\x00"
 
 # The Arrow fast path hands dlt this many items per table: dlt's cost per yielded item is paid per batch.
 ARROW_BATCH_ITEMS = 10_000
+
+# A sync allocates millions of short-lived containers (parsed pages, rows, dlt's bookkeeping) that reference
+# counting frees; Python's default cyclic-GC thresholds (700, 10, 10) still run a collection every 700 of
+# them, often a full one over every live object. Raised for the duration of a sync, they took 20% off a
+# 200k-lead extract (17.5 s to 13.9 s).
+SYNC_GC_THRESHOLDS = (50_000, 20, 100)
