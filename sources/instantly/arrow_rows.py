@@ -16,7 +16,6 @@ could type the same columns differently.
 import logging
 import re
 from collections.abc import Iterator
-from itertools import chain, repeat
 from typing import Any
 
 import dlt
@@ -176,18 +175,19 @@ class _Batch:
         ident = self.naming.normalize_identifier(key) if key and not key.isspace() else _EMPTY_KEY
         return ident, self.naming.shorten_fragments(*path, ident) if path else ident
 
-    def flatten(self, rows: list[dict[str, Any]], level: int, path: tuple[str, ...]) -> dict[str, list[Any]]:
+    def flatten(
+        self, rows: list[dict[str, Any] | None], level: int, path: tuple[str, ...]
+    ) -> dict[str, list[Any]]:
         """dlt's `_flatten` a column at a time: objects become `parent__child` columns (after the columns of
         their level, the last object first, as dlt's stack does); a list that makes a child table cannot."""
         columns: dict[str, list[Any]] = {}
-        nested: list[tuple[list[dict[str, Any]], tuple[str, ...]]] = []
-        for key in dict.fromkeys(chain.from_iterable(rows)):
+        nested: list[tuple[list[dict[str, Any] | None], tuple[str, ...]]] = []
+        for key, values in _columns_of(rows).items():
             ident, name = self.names(key, path)
-            values = list(map(dict.get, rows, repeat(key)))
             kinds = set(map(type, values)) - {_NONE}
             if kinds & {dict, list} and not self.is_json(name, level):
                 if kinds == {dict}:
-                    nested.append(([v or {} for v in values], (*path, ident)))
+                    nested.append((values, (*path, ident)))
                     continue
                 if kinds == {list} and not any(values):
                     continue  # empty lists: dlt writes no child rows and no column
@@ -239,6 +239,21 @@ def _to_arrow(column: TColumnSchema, values: list[Any] | None, size: int) -> pa.
     if data_type == "text" and pc.any(pc.match_substring_regex(array, _PUA_TEXT)).as_py():
         raise Unrepresentable(f"{column['name']}: typed-value markers")
     return array
+
+
+def _columns_of(rows: list[dict[str, Any] | None]) -> dict[str, list[Any]]:
+    """Each key's values across `rows` (None where a row lacks the key or is None), keys in order of first
+    appearance. Row by row: reading one key at a time across thousands of dicts was 3-5 times slower."""
+    count = len(rows)
+    columns: dict[str, list[Any]] = {}
+    for index, row in enumerate(rows):
+        if row:
+            for key, value in row.items():
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = [None] * count
+                column[index] = value
+    return columns
 
 
 def _first_appearance(rows: Iterator[list[str]], wanted: set[str]) -> list[str]:
