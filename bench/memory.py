@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import peak_rss_mb, run_child, simulator_process, sync_project
+from .common import NO_CLIENT_LIMITS, peak_rss_mb, run_child, simulator_process, sync_project
 
 
 def _rss_mb() -> float:
@@ -38,7 +38,7 @@ def _child(base_url: str, trace: bool) -> None:
         threading.Thread(target=sample, daemon=True).start()
     with tempfile.TemporaryDirectory() as workdir:
         started = time.perf_counter()
-        result = sync_project(base_url, Path(workdir), ["leads"])
+        result = sync_project(base_url, Path(workdir), ["leads"], **NO_CLIENT_LIMITS)
         figures = {"rows": result.progress.of("leads").rows_kept, "slices": result.slices}
         figures["seconds"] = time.perf_counter() - started
     stop.set()

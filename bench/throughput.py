@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .common import (
     API_KEY,
+    NO_CLIENT_LIMITS,
     POSTGRES_URL,
     drop_postgres_schemas,
     peak_rss_mb,
@@ -99,7 +100,7 @@ def peer(base_url: str, workdir: Path, file_format: str) -> dict:
 
 
 def project(base_url: str, workdir: Path) -> dict:
-    stats = sync_project(base_url, workdir, ["leads"]).progress.of("leads")
+    stats = sync_project(base_url, workdir, ["leads"], **NO_CLIENT_LIMITS).progress.of("leads")
     return {"rows": stats.rows_kept, "requests": stats.requests}
 
 
@@ -111,7 +112,8 @@ def project_postgres(base_url: str, workdir: Path) -> dict:
     target = Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
     drop_postgres_schemas(dataset)
     try:
-        stats = sync_project(base_url, workdir, ["leads"], target=target).progress.of("leads")
+        result = sync_project(base_url, workdir, ["leads"], target=target, **NO_CLIENT_LIMITS)
+        stats = result.progress.of("leads")
     finally:
         drop_postgres_schemas(dataset)
     return {"rows": stats.rows_kept, "requests": stats.requests}
