@@ -152,9 +152,8 @@ def _source_builder(options: SyncOptions, progress: RunProgress):
     def build(names: list[str]):
         try:
             # a package this run leaves unloaded is resumed by `_finish_pending`, which withdraws it
-            return instantly_source(
-                resources=names, progress=progress, declare_distinct_keys=True, **options.source_args
-            )
+            args = {"declare_distinct_keys": True, **options.source_args}
+            return instantly_source(resources=names, progress=progress, **args)
         except ConfigFieldMissingException as exc:
             missing = ", ".join(exc.fields)
             raise ConfigError(
