@@ -85,6 +85,25 @@ def test_unloadable_items_are_kept_in_rejected_with_resource_raw_json_and_reason
     assert "nested too deeply" in reasons["nested_deeper_than_any_serializer_goes"]
 
 
+@pytest.mark.parametrize("written", [b"-2.5e+30", b"1E19", b"9.3e18"])
+def test_a_number_beyond_64_bits_written_with_an_exponent_is_rejected(
+    duckdb_warehouse, simulator, world, written
+):
+    """Alone on its page, written as UTF-8 without escapes: nothing else makes the page look odd."""
+    lead = a_lead_like(world, email_open_count=987654321)
+
+    def rewrite(body: bytes) -> bytes:
+        page = orjson.loads(body)
+        page["items"] += [lead] if page["items"][:1] == world.items("leads")[:1] else []
+        return orjson.dumps(page).replace(b"987654321", written)
+
+    simulator.faults.add(Fault(path=LEADS_PATH, kind="rewrite", body=rewrite))
+    duckdb_warehouse.sync(resources=["leads"])
+    reasons = duckdb_warehouse.query("select reason from {ds}._rejected")
+    assert len(reasons) == 1 and "email_open_count" in reasons[0][0]
+    assert lead["id"] not in duckdb_warehouse.keys("leads")
+
+
 def _identity(item: Any) -> str:
     """How to find an item in `_rejected`: its (generated) id where it has one, else all of it."""
     if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:

@@ -14,7 +14,6 @@ that is an object or a list, a number beyond 64 bits, nesting deeper than dlt wr
 import hashlib
 import json
 import math
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -33,14 +32,18 @@ _INT64_LIMIT = 2**63
 _MAX_PARSED_DEPTH = 1024  # orjson reads no deeper
 TOO_DEEP = "the item is nested too deeply to store (dlt writes 254 levels at most)"
 # What needs a closer look in JSON text: a raw NUL, an escaped NUL or surrogate, or a number of 19+ digits or
-# with an exponent of 18+. Checked in steps that scan a page at C speed (one regex over a whole page costs
-# more than parsing it); an exponent counts only in a number (after `:`, `,` or `[`): ids such as UUIDs are
-# full of "e35".
-_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+# with an exponent of two digits or more. Checked with C-speed scans of a page (one regex over a whole page
+# costs more than parsing it): the text is mapped to its shapes (digits to `0`, exponent marks to `e`, what
+# may precede a number to `:`, a sign to `0`, other letters to `x`), so a number is told from the hex digits
+# of ids (UUIDs are full of "1e35") by what stands before its mantissa.
+_SURROGATE_ESCAPES = (b"\\ud", b"\\uD")
+_SURROGATE_SECOND = frozenset(b"89abcdefABCDEF")
+_SHAPE_OF = {b"0123456789+": b"0", b"eE": b"e", b":,[ \t\r\n": b":", b".": b".", b"-": b"-"}
+_SHAPES = bytes(
+    next((shape[0] for chars, shape in _SHAPE_OF.items() if byte in chars), ord("x")) for byte in range(256)
+)
 _LONG_NUMBER = b"0" * 19
-_EXPONENT = re.compile(rb"[eE]\+?(?:1[89]|[2-9]\d|\d{3})")
-_MANTISSA = re.compile(rb"[:,\[]\s*-?\d+(?:\.\d+)?$")
+_EXPONENT = b"0e00"  # a mantissa digit, then an exponent of two digits or more (or a sign and one)
 _MANTISSA_WINDOW = 64  # a longer mantissa has 19+ digits
 
 
@@ -59,19 +62,31 @@ def loads(content: bytes) -> Any:
 def needs_cleaning(content: bytes) -> bool:
     """True when a page's JSON text may decode to what no destination stores as it is: strings with NUL or
     lone surrogates (cleaned), numbers beyond 64 bits (rejected). Pass it to `ItemPreparer.prepare`."""
-    if b"\x00" in content or (b"\\u" in content and _ESCAPES.search(content)):
+    if b"\x00" in content or (b"\\u" in content and (b"\\u0000" in content or _surrogate_escape(content))):
         return True
-    digits = content.translate(_DIGITS_AS_ZERO)
-    if _LONG_NUMBER in digits:
-        return True
-    at = digits.find(b"0e")  # a digit, then an exponent?
+    shapes = content.translate(_SHAPES)
+    return _LONG_NUMBER in shapes or _exponent_number(shapes)
+
+
+def _surrogate_escape(content: bytes) -> bool:
+    for escape in _SURROGATE_ESCAPES:
+        at = content.find(escape)
+        while at != -1:
+            if content[at + 3 : at + 4] and content[at + 3] in _SURROGATE_SECOND:
+                return True
+            at = content.find(escape, at + 3)
+    return False
+
+
+def _exponent_number(shapes: bytes) -> bool:
+    """Is an exponent of two digits or more (as shapes) somewhere the end of a number's mantissa, not of a
+    run of hex digits?"""
+    at = shapes.find(_EXPONENT)
     while at != -1:
-        exponent = at + 1
-        if _EXPONENT.match(content, exponent) and _MANTISSA.search(
-            content, max(0, exponent - _MANTISSA_WINDOW), exponent
-        ):
+        before = shapes[max(0, at - _MANTISSA_WINDOW) : at + 1].rstrip(b"0.").rstrip(b"-")
+        if not before or before.endswith(b":"):
             return True
-        at = digits.find(b"0e", exponent)
+        at = shapes.find(_EXPONENT, at + 1)
     return False
 
 
