@@ -118,6 +118,8 @@ class _Batch:
             self.known.setdefault(self.naming.normalize_identifier(name), column)
         self.known.update(tables._typed)
         self.typed: dict[str, TColumnSchema] = {}
+        # per flattened column, the types of its non-null values (read once, by `flatten`)
+        self.kinds: dict[str, set[type]] = {}
         self.load_id = dlt.current.load_package_state()["load_id"]
         self.c_load_id = self.naming.normalize_identifier(C_DLT_LOAD_ID)
         self.c_id = self.naming.normalize_identifier(C_DLT_ID)
@@ -129,13 +131,15 @@ class _Batch:
         values = self.flatten(items, level, ())
         values[self.c_load_id] = [self.load_id] * len(items)
         values[self.c_id] = generate_dlt_ids(len(items))
-        new = {n for n, v in values.items() if n not in self.known and _has_value(v)}
+        self.kinds[self.c_load_id] = self.kinds[self.c_id] = {str}
+        new = {n for n in values if n not in self.known and self.kinds[n]}
         arrays, fields = [], []
         for name in [*self.known, *_first_appearance(self.row_names(items, level), new)]:
-            column = self.column(name, values.get(name))
+            kinds = self.kinds.get(name, set())
+            column = self.column(name, values.get(name), kinds)
             if column is None:  # known without a type, and no value to infer one from: dlt skips it too
                 continue
-            array = _to_arrow(column, values.get(name), len(items))
+            array = _to_arrow(column, values.get(name), kinds, len(items))
             arrays.append(array)
             fields.append(pa.field(name, array.type, nullable=column.get("nullable", True)))
         table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
@@ -143,11 +147,11 @@ class _Batch:
         own = {name: self.known.get(name) or self.typed[name] for name in (self.c_load_id, self.c_id)}
         return table, own
 
-    def column(self, name: str, values: list[Any] | None) -> TColumnSchema | None:
+    def column(self, name: str, values: list[Any] | None, kinds: set[type]) -> TColumnSchema | None:
         known = self.known.get(name)
         if known and "data_type" in known:
             return known
-        if not values or not _has_value(values):
+        if not kinds:
             return None
         first = next(v for v in values if v is not None)
         inference = JsonLItemsNormalizer(None, None, None, self.schema, self.load_id, None)
@@ -195,6 +199,7 @@ class _Batch:
             if name in columns:
                 raise Unrepresentable(f"{self.name}.{name}: two fields normalize to this name")
             columns[name] = values
+            self.kinds[name] = kinds
         for objects, object_path in reversed(nested):
             for name, values in self.flatten(objects, level - 1, object_path).items():
                 if name in columns:
@@ -212,13 +217,13 @@ class _Batch:
         return column["data_type"] == "json"
 
 
-def _to_arrow(column: TColumnSchema, values: list[Any] | None, size: int) -> pa.Array:
-    """`values` as the Arrow array dlt's writer would produce from the dicts, or Unrepresentable."""
+def _to_arrow(column: TColumnSchema, values: list[Any] | None, kinds: set[type], size: int) -> pa.Array:
+    """`values` (whose non-null values have the types `kinds`) as the Arrow array dlt's writer would produce
+    from the dicts, or Unrepresentable."""
     data_type = column["data_type"]
     arrow_type = get_py_arrow_datatype(column, _CAPS, "UTC")
-    if values is None or not _has_value(values):
+    if not kinds:
         return pa.nulls(size, arrow_type)
-    kinds = set(map(type, values)) - {_NONE}
     if not kinds <= _NATIVE.get(data_type, set()):
         kinds_named = sorted(kind.__name__ for kind in kinds)
         raise Unrepresentable(f"{column['name']}: {kinds_named} in a {data_type} column")
@@ -264,7 +269,3 @@ def _first_appearance(rows: Iterator[list[str]], wanted: set[str]) -> list[str]:
             break
         seen.update((name, None) for name in names if name in wanted)
     return list(seen)
-
-
-def _has_value(values: list[Any]) -> bool:
-    return any(v is not None for v in values)
