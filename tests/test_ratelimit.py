@@ -16,6 +16,7 @@ from sources.instantly.ratelimit import SlidingWindowLimiter, Window, WorkspaceL
 from sources.simulator import Fault, RateLimits, Simulator, World
 
 from .conftest import duckdb_warehouse_for
+from .killing import CORE_RESOURCES
 
 EMAILS_PATH = "/api/v2/emails"
 CAMPAIGNS_PATH = "/api/v2/campaigns"
@@ -58,19 +59,15 @@ def test_limiter_shared_by_threads_never_exceeds_its_window():
 
 
 def test_sync_against_a_rate_limited_simulator_gets_no_429(tmp_path):
-    world = World(
-        seed=2, sizes={"campaigns": 2, "accounts": 3, "leads": 2500, "emails": 450, "audit_logs": 10}
+    warehouse, records = _sync_core_resources(
+        tmp_path,
+        World(seed=2, sizes={"campaigns": 2, "accounts": 3, "leads": 2500, "emails": 450, "audit_logs": 10}),
+        RateLimits(per_second=10, per_minute=6000, emails_per_minute=240),
+        max_requests_per_second=10,
+        emails_requests_per_minute=240,
     )
-    limits = RateLimits(per_second=10, per_minute=6000, emails_per_minute=240)
-    with Simulator(world, rate_limits=limits) as simulator:
-        warehouse = duckdb_warehouse_for(tmp_path, simulator)
-        warehouse.sync(
-            resources=["campaigns", "accounts", "leads", "emails", "audit_logs"],
-            max_requests_per_second=10,
-            emails_requests_per_minute=240,
-        )
-        statuses = [r.status for r in simulator.requests]
-        served = [r.time for r in simulator.requests]
+    statuses = [r.status for r in records]
+    served = [r.time for r in records]
     assert 429 not in statuses
     assert len(statuses) == 34  # leads 25 full pages + the empty one, emails 5, three single pages
     assert warehouse.count("leads") == 2500
@@ -81,19 +78,14 @@ def test_sync_against_a_rate_limited_simulator_gets_no_429(tmp_path):
 def test_concurrent_resources_stay_within_the_per_minute_and_emails_limits_on_a_scaled_clock(tmp_path):
     # an API minute lasts 2 s on both sides; per minute: 40 requests in all, 8 of them to /emails
     scale, minute = 30, 2.0
-    world = World(
-        seed=3, sizes={"campaigns": 2, "accounts": 3, "leads": 2500, "emails": 1600, "audit_logs": 10}
+    warehouse, records = _sync_core_resources(
+        tmp_path,
+        World(seed=3, sizes={"campaigns": 2, "accounts": 3, "leads": 2500, "emails": 1600, "audit_logs": 10}),
+        RateLimits(per_second=100, per_minute=40, emails_per_minute=8, time_scale=scale),
+        max_requests_per_minute=40,
+        emails_requests_per_minute=8,
+        rate_time_scale=scale,
     )
-    limits = RateLimits(per_second=100, per_minute=40, emails_per_minute=8, time_scale=scale)
-    with Simulator(world, rate_limits=limits) as simulator:
-        warehouse = duckdb_warehouse_for(tmp_path, simulator)
-        warehouse.sync(
-            resources=["campaigns", "accounts", "leads", "emails", "audit_logs"],
-            max_requests_per_minute=40,
-            emails_requests_per_minute=8,
-            rate_time_scale=scale,
-        )
-        records = simulator.requests
     served = [r.time for r in records]
     emails = [r.time for r in records if r.path == EMAILS_PATH]
     assert [r.status for r in records if r.status != 200] == []
@@ -102,6 +94,15 @@ def test_concurrent_resources_stay_within_the_per_minute_and_emails_limits_on_a_
     assert _max_in_any_window(emails, minute) <= 8
     assert max(emails) - min(emails) >= 2 * minute  # 17 requests at 8 a minute: two full minutes of waiting
     assert warehouse.count("emails") == 1600
+
+
+def _sync_core_resources(tmp_path, world: World, limits: RateLimits, **source_args) -> tuple:
+    """Sync the core resources from a simulator with `limits` into DuckDB; the warehouse and every request
+    as the simulator saw it."""
+    with Simulator(world, rate_limits=limits) as simulator:
+        warehouse = duckdb_warehouse_for(tmp_path, simulator)
+        warehouse.sync(resources=CORE_RESOURCES.split(","), **source_args)
+        return warehouse, simulator.requests
 
 
 def _client(simulator: Simulator, limiter: WorkspaceLimiter) -> InstantlyClient:
