@@ -29,6 +29,7 @@ from .sync import (
     SyncOptions,
     SyncResult,
     check_configuration,
+    remove_orphan_extracts,
     run_sync,
     selected_resources,
 )
@@ -212,6 +213,12 @@ def _append_runs(target: Target, rows: list[dict[str, Any]], options: SyncOption
         dataset_name=target.dataset,
         pipelines_dir=options.pipelines_dir or get_dlt_pipelines_dir(),
     )
+    # what a killed run of this pipeline left: half-done folders, and rows extracted but not loaded, which
+    # `run` would load instead of extracting these (we hold the dataset's locks, so nothing else runs here)
+    remove_orphan_extracts(pipeline)
+    if pipeline.has_pending_data:
+        pipeline.normalize()
+        pipeline.load().raise_on_failed_jobs()
     resource = dlt.resource(rows, name=RUNS_TABLE, write_disposition="append", columns=RUNS_COLUMNS)
     pipeline.run(resource, schema=dlt.Schema(RUNS_SCHEMA)).raise_on_failed_jobs()
 

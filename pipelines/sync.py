@@ -102,7 +102,7 @@ def run_sync(options: SyncOptions) -> SyncResult:
             ProgressReporter(progress, options.progress_interval, label=options.progress_label),
             fewer_garbage_collections(),
         ):
-            _remove_orphan_extracts(pipeline)
+            remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
     return result
 
@@ -237,7 +237,7 @@ def check_destination(pipeline: Pipeline, target: Target) -> None:
         pass
 
 
-def _remove_orphan_extracts(pipeline: Pipeline) -> None:
+def remove_orphan_extracts(pipeline: Pipeline) -> None:
     """Delete what killed extracts and normalizes leave behind (dlt never deletes it).
 
     An extract writes into `normalize/<random id>/` and moves the finished package to `normalize/extracted/`;

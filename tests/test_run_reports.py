@@ -3,9 +3,12 @@
 
 import json
 
+import dlt
 import duckdb
 
+from destinations import Target
 from pipelines.cli import ExitCode
+from pipelines.runs import RUNS_COLUMNS, RUNS_SCHEMA, RUNS_TABLE, runs_pipeline_name
 
 from .conftest import cli_args, run_cli
 from .killing import Reader
@@ -35,6 +38,34 @@ def test_each_run_appends_one_row_per_resource_with_its_counters(tmp_path, cli_e
     second_leads = next(r for r in rows[3:] if r["resource"] == "leads")
     assert second_leads["rows_loaded"] == 0  # nothing changed: nothing written again
     assert second_leads["cursor_before"] == first["leads"]["cursor_after"] is not None
+
+
+def test_rows_a_killed_run_left_unloaded_are_recorded_beside_the_next_runs_own(tmp_path, cli_env):
+    """A run killed while recording leaves its rows extracted but not loaded; dlt's `run` would load them and
+    drop the new ones."""
+    assert run_cli(*cli_args(tmp_path, "--resources", CORE), env=cli_env, cwd=tmp_path).returncode == 0
+    killed = [
+        {**{k: v for k, v in row.items() if not k.startswith("_dlt_")}, "run_id": "killed-run"}
+        for row in sync_runs(tmp_path)
+    ]
+    target = Target(duckdb_path=str(tmp_path / "w.duckdb"))
+    pipeline = dlt.pipeline(
+        runs_pipeline_name(target),
+        destination=target.factory(),
+        dataset_name=target.dataset,
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    rows = dlt.resource(killed, name=RUNS_TABLE, write_disposition="append", columns=RUNS_COLUMNS)
+    pipeline.extract(rows, schema=dlt.Schema(RUNS_SCHEMA))
+    pipeline.normalize()
+
+    assert run_cli(*cli_args(tmp_path, "--resources", CORE), env=cli_env, cwd=tmp_path).returncode == 0
+
+    runs = {}
+    for row in sync_runs(tmp_path):
+        runs.setdefault(row["run_id"], []).append(row["resource"])
+    assert len(runs) == 3 and sorted(runs["killed-run"]) == ["accounts", "campaigns", "leads"]
+    assert all(sorted(resources) == ["accounts", "campaigns", "leads"] for resources in runs.values())
 
 
 def test_a_failed_run_is_recorded_with_its_error(tmp_path, cli_env):
