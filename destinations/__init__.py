@@ -22,6 +22,9 @@ LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "insert_values"}
 # named after the table, and a list nested under long keys would make a name no file system takes (255 bytes).
 # Longer names are shortened with a hash, as dlt does for Postgres at 63.
 DUCKDB_MAX_TABLE_NAME = 200
+# A DuckDB load that runs out of its configured memory limit is retried with the limit doubled, up to this
+# fraction of the machine's memory (`duckdb_memory`).
+DUCKDB_MAX_MEMORY_FRACTION = 0.5
 
 
 @dataclass(frozen=True)

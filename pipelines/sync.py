@@ -27,9 +27,10 @@ from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.common.pipeline import LoadInfo, NormalizeInfo, get_dlt_pipelines_dir
 from dlt.common.storages import NormalizeStorage
 from dlt.extract import DltSource
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target, models, opening
+from destinations import Target, duckdb_memory, models, opening
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.endpoints import check_resource_names
 from sources.instantly.errors import ConfigError
@@ -221,13 +222,39 @@ def _load(pipeline: Pipeline, target: Target, normalized: NormalizeInfo | None, 
     with _load_locks_guard:
         lock = _load_locks.setdefault(target.lock_name, threading.Lock())
     with lock:
-        info = pipeline.load()
+        info = _load_within_memory(pipeline, target)
     info.raise_on_failed_jobs()
     result.slices += 1
     result.load_infos.append(info)
     for table, count in (normalized.row_counts if normalized else {}).items():
         if not table.startswith("_dlt"):
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
+
+
+def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:
+    """`pipeline.load()`; into DuckDB, a load that runs out of the configured memory limit is retried with
+    the limit doubled until it fits or reaches the ceiling (`destinations.duckdb_memory`). The failed
+    attempt's jobs stay in the package, so the retry loads them; the next load starts from the configured
+    limit again."""
+    if target.destination != "duckdb":
+        return pipeline.load()
+    credentials = duckdb_memory.configured_credentials(target)
+    while True:
+        try:
+            return pipeline.load(credentials=credentials)
+        except PipelineStepFailed as exc:
+            if not duckdb_memory.ran_out_of_memory(exc):
+                raise
+            smaller = duckdb_memory.limit_of(credentials)
+            credentials = duckdb_memory.with_doubled_limit(credentials)
+            if credentials is None:
+                raise
+            logger.warning(
+                "DuckDB ran out of its %s memory limit in this load (wide rows need more); loading again "
+                "with %s",
+                smaller,
+                duckdb_memory.limit_of(credentials),
+            )
 
 
 def check_destination(pipeline: Pipeline, target: Target) -> None:
