@@ -2,7 +2,7 @@
 load that cannot get enough fails with DuckDB's own words and loses nothing (`destinations.duckdb_memory`).
 
 The simulator's emails carry short bodies; real ones quote whole threads in HTML. A `rewrite` fault widens
-every body on its way out, so DuckDB must hold vectors of 2,048 rows of ~60 KB each.
+every body on its way out, so DuckDB must hold vectors of 2,048 rows of ~60 KB each (~120 MB).
 """
 
 import logging
@@ -43,7 +43,8 @@ def test_a_load_too_wide_for_the_memory_limit_is_retried_with_more(tmp_path, wid
     with caplog.at_level(logging.WARNING, logger="pipelines.sync"):
         warehouse.sync(resources=["emails"], **UNLIMITED)
 
-    assert "DuckDB ran out of its 128MB memory limit" in caplog.text
+    configured = duckdb_memory.limit_of(duckdb_memory.configured_credentials(warehouse.target))
+    assert f"DuckDB ran out of its {configured} memory limit" in caplog.text
     # read as an analyst reads it: DuckDB's own defaults, not the sync's memory limit
     with duckdb.connect(warehouse.target.duckdb_path, read_only=True) as connection:
         loaded = connection.execute(
