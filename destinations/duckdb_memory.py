@@ -7,15 +7,12 @@ bodies ran out of 128 MB at 6,000 rows. Such a load is retried with the limit do
 `DUCKDB_MAX_MEMORY_FRACTION` of this machine's memory; the next load starts from the configured limit again.
 """
 
-import logging
 import os
 import re
 
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from . import DUCKDB_MAX_MEMORY_FRACTION, Target
-
-logger = logging.getLogger(__name__)
 
 # how DuckDB words running out of its limit: a failed allocation, or a block it cannot pin on commit
 OUT_OF_MEMORY = ("Out of Memory Error", "failed to pin block")
