@@ -271,6 +271,12 @@ def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:
             smaller = duckdb_memory.limit_of(credentials)
             credentials = duckdb_memory.with_doubled_limit(credentials)
             if credentials is None:
+                logger.error(
+                    "DuckDB ran out of its %s memory limit in this load, and more is not allowed here; the "
+                    "package stays pending and the next run loads it. Set a larger memory_limit in "
+                    "[destination.duckdb.credentials] global_config (.dlt/config.toml) if this repeats",
+                    smaller,
+                )
                 raise
             logger.warning(
                 "DuckDB ran out of its %s memory limit in this load (wide rows need more); loading again "

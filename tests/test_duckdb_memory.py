@@ -54,13 +54,17 @@ def test_a_load_too_wide_for_the_memory_limit_is_retried_with_more(tmp_path, wid
 
 
 def test_a_load_that_cannot_get_enough_memory_fails_and_the_next_run_loads_it(
-    tmp_path, wide_emails, monkeypatch
+    tmp_path, wide_emails, monkeypatch, caplog
 ):
     warehouse = duckdb_warehouse_for(tmp_path, wide_emails)
     monkeypatch.setattr(duckdb_memory, "DUCKDB_MAX_MEMORY_FRACTION", 0.0)
 
-    with pytest.raises(PipelineStepFailed, match="Out of Memory"):
+    with (
+        caplog.at_level(logging.ERROR, logger="pipelines.sync"),
+        pytest.raises(PipelineStepFailed, match="Out of Memory"),
+    ):
         warehouse.sync(resources=["emails"], **UNLIMITED)
+    assert "the package stays pending" in caplog.text
     monkeypatch.undo()
     warehouse.sync(resources=["emails"], **UNLIMITED)
 
