@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
@@ -76,11 +77,14 @@ class Target:
             return dlt.destinations.postgres(credentials=self.postgres_credentials)
         return dlt.destinations.postgres()
 
+    def credentials(self) -> Any:
+        """The credentials dlt resolves for this target (from config unless given), settings included."""
+        factory = self.factory()
+        return factory.configuration(factory.spec()._bind_dataset_name(dataset_name=self.dataset)).credentials
+
     def postgres_dsn(self) -> str:
         """The Postgres connection string dlt resolves for this target (from config unless given)."""
-        factory = self.factory()
-        configuration = factory.configuration(factory.spec()._bind_dataset_name(dataset_name=self.dataset))
-        return configuration.credentials.to_native_representation()
+        return self.credentials().to_native_representation()
 
     @property
     def location(self) -> str:

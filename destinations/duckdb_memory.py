@@ -12,7 +12,7 @@ import re
 
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from . import DUCKDB_MAX_MEMORY_FRACTION, Target
+from . import DUCKDB_MAX_MEMORY_FRACTION
 
 # how DuckDB words running out of its limit: a failed allocation, or a block it cannot pin on commit
 OUT_OF_MEMORY = ("Out of Memory Error", "failed to pin block")
@@ -34,13 +34,6 @@ def ran_out_of_memory(error: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
-
-
-def configured_credentials(target: Target) -> DuckDbCredentials:
-    """The DuckDB credentials dlt resolves for this target, `global_config` included."""
-    factory = target.factory()
-    configuration = factory.configuration(factory.spec()._bind_dataset_name(dataset_name=target.dataset))
-    return configuration.credentials
 
 
 def with_doubled_limit(credentials: DuckDbCredentials) -> DuckDbCredentials | None:

@@ -261,7 +261,7 @@ def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:
     limit again."""
     if target.destination != "duckdb":
         return pipeline.load()
-    credentials = duckdb_memory.configured_credentials(target)
+    credentials = target.credentials()  # the configured limit, whatever an earlier load raised it to
     while True:
         try:
             return pipeline.load(credentials=credentials)
