@@ -29,7 +29,11 @@ KINDS = (
     "error_200",
     "repeat_item",
     "rewrite",
+    "empty_page",
+    "stuck_cursor",
+    "reject_cursor",
 )
+CURSOR_KINDS = frozenset({"empty_page", "stuck_cursor", "reject_cursor"})
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Fault:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; kinds: {', '.join(KINDS)}")
         if self.status is None:
-            self.status = 429 if self.kind == "rate_limit" else 500
+            self.status = {"rate_limit": 429, "reject_cursor": 400}.get(self.kind, 500)
         if self.kind == "slow" and not self.delay:
             self.delay = 1.0
         self.reset()
@@ -68,8 +72,10 @@ class Fault:
         self.fired = 0
         self._rng = random.Random(self.seed)
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, has_cursor: bool = False) -> bool:
         if self.method is not None and self.method.upper() != method:
+            return False
+        if self.kind in CURSOR_KINDS and not has_cursor:
             return False
         if self.path is None:
             return True
@@ -119,11 +125,11 @@ class Faults:
         with self._lock:
             return len(self._faults)
 
-    def pick(self, method: str, path: str) -> Fault | None:
+    def pick(self, method: str, path: str, has_cursor: bool = False) -> Fault | None:
         """The fault that fires for this request, if any (counts the request for every matching fault
-        up to and including the one that fires)."""
+        up to and including the one that fires). ``has_cursor``: the request carries ``starting_after``."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path) and fault._fires():
+                if fault.matches(method, path, has_cursor) and fault._fires():
                     return fault
         return None

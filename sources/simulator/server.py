@@ -241,9 +241,10 @@ class Simulator:
         if needed and not needed & grant.scopes:
             scopes = ", ".join(sorted(needed))
             return _error(403, f"API key is missing a required scope; requires one of: {scopes}"), world
-        fault = self.faults.pick(method, path)
-        if fault is not None and fault.kind in ("status", "rate_limit", "drop"):
-            return _fault_response(fault), world
+        cursor = sent_cursor(query, body)
+        fault = self.faults.pick(method, path, has_cursor=cursor is not None)
+        if fault is not None and fault.kind in ("status", "rate_limit", "drop", "reject_cursor"):
+            return _fault_response(fault, cursor), world
         if self.limiter is not None:
             wait = self.limiter.admit(world, entity.rate_bucket if entity else None)
             if wait is not None:
@@ -255,7 +256,7 @@ class Simulator:
         except ApiError as error:
             response = _error(error.status, error.message, error.headers)
         if fault is not None:
-            _mangle(response, fault)
+            _mangle(response, fault, cursor)
         return response, world
 
     def _answer(
@@ -306,23 +307,35 @@ def parse_query(query_string: str) -> dict[str, Any]:
     return query
 
 
+def sent_cursor(query: dict[str, Any], body: Any) -> str | None:
+    """The ``starting_after`` a request carries (query string, or JSON body for POST lists), if any."""
+    cursor = body.get("starting_after") if isinstance(body, dict) else None
+    cursor = cursor or query.get("starting_after")
+    return str(cursor) if cursor not in (None, "") else None
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(status, error_body(status, message), headers=dict(headers or {}))
 
 
-def _fault_response(fault: Fault) -> Response:
+def _fault_response(fault: Fault, cursor: str | None) -> Response:
     if fault.kind == "drop":
         return Response(0, b"", action="drop", fault=fault.kind)
     status = fault.status or 500
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-    message = "Rate limit exceeded" if status == 429 else f"{reason(status)} (simulated fault)"
+    if fault.kind == "reject_cursor":
+        message = f"Invalid starting_after value: {str(cursor)[:100]!r}"
+    elif status == 429:
+        message = "Rate limit exceeded"
+    else:
+        message = f"{reason(status)} (simulated fault)"
     response = _error(status, message, headers)
     response.fault = fault.kind
     return response
 
 
-def _mangle(response: Response, fault: Fault) -> None:
-    """Apply a fault that changes an otherwise normal answer."""
+def _mangle(response: Response, fault: Fault, cursor: str | None) -> None:
+    """Apply a fault that changes an otherwise normal answer (``cursor``: the one the request sent)."""
     response.fault = fault.kind
     if fault.kind == "slow":
         response.delay = fault.delay
@@ -336,6 +349,12 @@ def _mangle(response: Response, fault: Fault) -> None:
         response.body = orjson.dumps(fault.body if fault.body is not None else ERROR_200)
     elif fault.kind == "rewrite" and response.status == 200:
         response.body = fault.body(response.body)
+    elif fault.kind in ("empty_page", "stuck_cursor") and response.status == 200:
+        page = orjson.loads(response.body)
+        if fault.kind == "empty_page":
+            page["items"] = []
+        page["next_starting_after"] = cursor
+        response.body = orjson.dumps(page)
 
 
 def serve(

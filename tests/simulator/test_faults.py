@@ -112,3 +112,33 @@ def test_a_fault_added_again_starts_counting_afresh(api, sim):
 def test_unknown_fault_kind_is_refused():
     with pytest.raises(ValueError, match="unknown fault kind"):
         Fault(kind="explode")
+
+
+@pytest.mark.parametrize("path", [LEADS, "/api/v2/campaigns"], ids=["cursor_in_body", "cursor_in_query"])
+def test_cursor_faults_spare_a_walks_first_page_and_fire_on_the_pages_after_it(api, sim, path):
+    sim.faults.add(Fault(path=path, kind="empty_page", times=1))
+    first = get_page(api, path, limit=2)
+    assert first["items"]
+    cursor = first["next_starting_after"]
+    assert get_page(api, path, limit=2, starting_after=cursor) == {"items": [], "next_starting_after": cursor}
+    assert get_page(api, path, limit=2, starting_after=cursor)["items"]
+
+
+def test_stuck_cursor_fault_answers_the_next_items_with_the_cursor_that_was_sent(api, sim, sim_world):
+    cursor = get_page(api, LEADS, limit=10)["next_starting_after"]
+    sim.faults.add(Fault(path=LEADS, kind="stuck_cursor", times=1))
+    stuck = get_page(api, LEADS, limit=10, starting_after=cursor)
+    assert [lead["id"] for lead in stuck["items"]] == sim_world.ids("leads")[10:20]
+    assert stuck["next_starting_after"] == cursor
+
+
+def test_reject_cursor_fault_answers_400_naming_the_cursor(api, sim):
+    cursor = get_page(api, "/api/v2/campaigns", limit=2)["next_starting_after"]
+    sim.faults.add(Fault(path="/api/v2/campaigns", kind="reject_cursor", times=1))
+    response = api.get("/api/v2/campaigns", params={"limit": 2, "starting_after": cursor})
+    assert response.status_code == 400
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": f"Invalid starting_after value: {cursor!r}",
+    }
