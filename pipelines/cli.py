@@ -5,7 +5,6 @@ Errors are one line on stderr and a documented exit code (see `ExitCode`); API k
 """
 
 import argparse
-import enum
 import shutil
 import sys
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Tar
 
 from . import freshness, report
 from .lock import datasets_locked
-from .messages import describe_error, exit_code
+from .messages import ExitCode, describe_error, exit_code
 from .reset import reset
 from .runs import run_workspaces, workspace_target
 from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
@@ -28,17 +27,6 @@ from .workspaces import SINGLE, configured_workspaces
 DEMO_DIR = Path(".instantly_demo")
 DEMO_DUCKDB = "instantly_demo.duckdb"
 DEMO_SIZES = {"campaigns": 8, "accounts": 25, "leads": 5000, "emails": 1500, "audit_logs": 800}
-
-
-class ExitCode(enum.IntEnum):
-    OK = 0
-    FAILED = 1  # the sync failed (API fault that did not clear, destination error, ...)
-    CONFIG = 2  # bad flags or configuration, found before any data moved
-    AUTH = 3  # 401/402/403: the key, plan or scope must be fixed
-    LOCKED = 4  # another sync holds the lock
-    PARTIAL = 5  # the sync finished, but some resources were skipped (the key lacks their scope)
-    STALE = 6  # `check`: a resource's last successful sync is older than --max-age (or none is recorded)
-    INTERRUPTED = 130
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(report.as_json(run_report) if args.json else report.summary(run_report))
     for line in run_report.models:
         print(line, file=sys.stderr if args.json else sys.stdout)
+    for line in report.failures(run_report):
+        print(f"instantly-sync: {line}", file=sys.stderr)
     return run_report.exit_code
 
 

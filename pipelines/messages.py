@@ -1,6 +1,7 @@
 """Errors as one line for people and for the `sync_runs` table: our own error out of dlt's wrapping, with
 every configured API key scrubbed, whatever produced the text."""
 
+import enum
 import os
 
 import dlt
@@ -8,6 +9,18 @@ import dlt
 from sources.instantly.errors import InstantlyError
 
 from .workspaces import WORKSPACES_KEY
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # the sync failed (API fault that did not clear, destination error, ...)
+    CONFIG = 2  # bad flags or configuration, found before any data moved
+    AUTH = 3  # 401/402/403: the key, plan or scope must be fixed
+    LOCKED = 4  # another sync holds the lock
+    PARTIAL = 5  # the sync finished, but some resources were skipped (the key lacks their scope)
+    STALE = 6  # `check`: a resource's last successful sync is older than --max-age (or none is recorded)
+    RESOURCES_FAILED = 7  # some resources failed (the others loaded); the next run resumes them
+    INTERRUPTED = 130
 
 
 def exit_code(exc: BaseException) -> int:

@@ -37,20 +37,39 @@ def summary(report: RunReport) -> str:
             if row["status"] == "skipped":
                 lines.append(f"  {row['resource']:<24} SKIPPED: {row['error']}")
                 continue
+            parents = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
             lines.append(
                 f"  {row['resource']:<24} requests={row['requests']:<6} pages={row['pages']:<6} "
                 f"extracted={row['rows_extracted']:<8} loaded={row['rows_loaded']:<8} "
-                f"rejected={row['rejected']} retries={row['retries']} {row['duration_seconds']:.1f}s"
+                f"rejected={row['rejected']} retries={row['retries']}{parents} {row['duration_seconds']:.1f}s"
                 + _cursor_change(row)
             )
+            if row["status"] == "failed":
+                lines.append(f"  {'':<24} FAILED: {row['error']}")
+            if row["warnings"]:
+                lines.append(f"  {'':<24} warning: {row['warnings']}")
     return "\n".join(lines)
 
 
+def failures(report: RunReport) -> list[str]:
+    """One line per resource that failed in a workspace whose run went on: what failed and what follows."""
+    lines = []
+    for run in report.workspaces:
+        where = f"workspace {run.workspace.label}: " if run.workspace.name else ""
+        for resource, reason in [] if run.error else run.progress.failed().items():
+            lines.append(f"{where}{resource} FAILED: {reason}; the rest loaded, and the next run resumes it")
+    return lines
+
+
 def _outcome(report: RunReport, failed: list[str]) -> str:
-    skipped = sum(len(run.progress.skipped()) for run in report.workspaces if not run.error)
+    went_on = [run for run in report.workspaces if not run.error]
+    skipped = sum(len(run.progress.skipped()) for run in went_on)
+    resources_failed = sum(len(run.progress.failed()) for run in went_on)
     parts = [f"{len(report.workspaces) - len(failed)} of {len(report.workspaces)} workspace(s) synced"]
     if failed:
         parts.append(f"FAILED: {', '.join(failed)}")
+    if resources_failed:
+        parts.append(f"PARTIAL: {resources_failed} resource(s) failed")
     if skipped:
         parts.append(f"PARTIAL: {skipped} resource(s) skipped")
     return "; ".join(parts)

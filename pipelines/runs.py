@@ -21,10 +21,10 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from destinations import Target, models
 from sources.instantly import configured_rate_limits, current_workspace_id, settings
 from sources.instantly.errors import ConfigError, InstantlyError
-from sources.instantly.progress import RunProgress
+from sources.instantly.progress import ResourceStats, RunProgress
 
 from .lock import datasets_locked
-from .messages import describe_error
+from .messages import ExitCode, describe_error
 from .sync import (
     SyncOptions,
     SyncResult,
@@ -56,9 +56,11 @@ RUNS_COLUMNS = {
     "rows_loaded": {"data_type": "bigint"},
     "rejected": {"data_type": "bigint"},
     "retries": {"data_type": "bigint"},
+    "parents_skipped": {"data_type": "bigint"},
     "cursor_before": {"data_type": "text"},
     "cursor_after": {"data_type": "text"},
     "error": {"data_type": "text"},
+    "warnings": {"data_type": "text"},
 }
 
 
@@ -82,9 +84,11 @@ class WorkspaceRun:
 
     @property
     def exit_code(self) -> int:
-        if self.error is None:
-            return 5 if self.progress.skipped() else 0
-        return self.error.exit_code if isinstance(self.error, InstantlyError) else 1
+        if self.error is not None:
+            return self.error.exit_code if isinstance(self.error, InstantlyError) else ExitCode.FAILED
+        if self.progress.failed():
+            return ExitCode.RESOURCES_FAILED
+        return ExitCode.PARTIAL if self.progress.skipped() else ExitCode.OK
 
 
 @dataclass
@@ -96,9 +100,12 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """The first failed workspace's code; else 5 (partial) when any resource was skipped; else 0."""
+        """The first failed workspace's code; else 7 when any resource failed, 5 when any was skipped (the
+        key lacks its scope); else 0."""
         codes = [w.exit_code for w in self.workspaces]
-        return next((c for c in codes if c not in (0, 5)), 5 if 5 in codes else 0)
+        partial = (ExitCode.RESOURCES_FAILED, ExitCode.PARTIAL)
+        failed = next((code for code in codes if code not in (ExitCode.OK, *partial)), None)
+        return failed if failed is not None else next((c for c in partial if c in codes), ExitCode.OK)
 
 
 def run_workspaces(
@@ -231,7 +238,9 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
     rows = []
     for resource in report.resources:
         stats = run.progress.resources.get(resource)
-        status = "failed" if run.error else ("skipped" if stats and stats.skipped else "ok")
+        failed_alone = stats.failed if stats else None
+        skipped = stats.skipped if stats else None
+        status = "failed" if run.error or failed_alone else ("skipped" if skipped else "ok")
         rows.append(
             {
                 "run_id": report.run_id,
@@ -248,12 +257,19 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
                 "rows_loaded": result.rows_loaded.get(resource, 0) if result else 0,
                 "rejected": stats.rejected if stats else 0,
                 "retries": stats.retries if stats else 0,
+                "parents_skipped": stats.parents_skipped if stats else 0,
                 "cursor_before": cursor_summary(before.get(resource)),
                 "cursor_after": cursor_summary(after.get(resource)),
-                "error": describe_error(run.error) if run.error else (stats.skipped if stats else None),
+                "error": failed_alone or (describe_error(run.error) if run.error else _reason(stats)),
+                "warnings": "; ".join(stats.warnings) if stats and stats.warnings else None,
             }
         )
     return rows
+
+
+def _reason(stats: ResourceStats | None) -> str | None:
+    """Why a resource was skipped, if it was."""
+    return stats.skipped if stats else None
 
 
 def cursor_summary(state: dict[str, Any] | None) -> str | None:

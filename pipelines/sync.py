@@ -34,8 +34,8 @@ from dlt.pipeline.pipeline import Pipeline
 
 from destinations import Target, duckdb_memory, models, opening
 from sources.instantly import instantly_source, settings, walk_in_progress
-from sources.instantly.endpoints import check_resource_names
-from sources.instantly.errors import ConfigError
+from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
+from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.merging import withdraw_deduplicated
 from sources.instantly.progress import ProgressReporter, RunProgress
 
@@ -107,7 +107,18 @@ def run_sync(options: SyncOptions) -> SyncResult:
         ):
             remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
+    _raise_if_nothing_synced(progress, names)
     return result
+
+
+def _raise_if_nothing_synced(progress: RunProgress, names: list[str]) -> None:
+    """A run in which every resource that fetched anything failed has failed, whatever it committed of
+    them (their cursors resume them): say so as an error, not as a partial sync."""
+    fetched = {name: progress.resources[name] for name in names if name in progress.resources}
+    failed = {name: stats.failed for name, stats in fetched.items() if stats.failed}
+    if failed and all(not stats.ok for stats in fetched.values()):
+        first = next(stats.failure for stats in fetched.values() if stats.failed)
+        raise ResourcesFailed(failed) from first
 
 
 def _run_slices(
@@ -125,6 +136,7 @@ def _run_slices(
     refresh = "drop_resources" if options.full_refresh else None
     if refresh:
         models.drop_views(pipeline)
+    selected = list(names)
     while names:
         # extract and normalize run beside other workspaces' syncs; loads into one dataset take turns
         pipeline.extract(
@@ -134,7 +146,8 @@ def _run_slices(
         normalized = pipeline.normalize()
         _load(pipeline, options.target, normalized, result)
         states = resource_states(pipeline)
-        names = [n for n in names if walk_in_progress(states.get(n, {})) and not progress.of(n).skipped]
+        names = [n for n in names if walk_in_progress(states.get(n, {})) and progress.of(n).ok]
+    progress.fail_orphans(selected, FAN_OUT_PARENTS)
     result.states_after = copy.deepcopy(resource_states(pipeline))
 
 

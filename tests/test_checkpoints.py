@@ -1,10 +1,10 @@
 """Progress is committed in slices: a run that dies loses at most the slice in flight."""
 
 import pytest
-from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.sync import make_pipeline
 from sources.instantly import instantly_source
+from sources.instantly.errors import ResourcesFailed
 from sources.simulator import Fault
 
 from .conftest import FAST_RETRIES
@@ -22,7 +22,7 @@ def test_every_page_its_own_slice_still_loads_each_item_once(duckdb_warehouse, w
 
 def test_a_failed_run_resumes_from_the_stored_cursor_not_from_the_start(duckdb_warehouse, simulator, world):
     simulator.faults.add(Fault(path=LEADS_PATH, kind="status", status=500, after_requests=2, times=1000))
-    with pytest.raises(PipelineStepFailed):
+    with pytest.raises(ResourcesFailed):
         duckdb_warehouse.sync(resources=["leads"], checkpoint_seconds=0, max_attempts=2)
     stored = duckdb_warehouse.state("leads")["walk"]["cursor"]
     assert duckdb_warehouse.count("leads") == 200  # the two committed slices

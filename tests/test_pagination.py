@@ -2,11 +2,8 @@
 
 import re
 
-import pytest
-from dlt.pipeline.exceptions import PipelineStepFailed
-
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Pagination
-from sources.simulator import Fault, Simulator, World
+from sources.simulator import Simulator, World
 
 from .conftest import duckdb_warehouse_for
 
@@ -78,20 +75,3 @@ def test_legacy_leads_served_out_of_id_order_are_all_loaded(duckdb_warehouse, wo
 def test_body_pagination_is_declared_only_for_post_endpoints():
     for endpoint in ENDPOINTS:
         assert (endpoint.pagination is Pagination.BODY) == (endpoint.method == "POST")
-
-
-def test_a_cursor_that_repeats_is_an_error_not_an_endless_loop(duckdb_warehouse, simulator, world):
-    first_page = sorted(world.items("leads"), key=lambda lead: world.ids("leads").index(lead["id"]))[:100]
-    repeated = first_page[-1]["id"]
-    simulator.faults.add(
-        Fault(
-            path=LEADS_PATH,
-            kind="error_200",
-            after_requests=1,
-            body={"items": first_page[-1:], "next_starting_after": repeated},
-        )
-    )
-    with pytest.raises(PipelineStepFailed) as excinfo:
-        duckdb_warehouse.sync(resources=["leads"])
-    assert "repeats" in str(excinfo.value)
-    assert len(simulator.requests_to(LEADS_PATH)) == 2

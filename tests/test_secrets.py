@@ -13,8 +13,9 @@ import psycopg2
 import pyarrow.parquet
 import pytest
 from dlt.common.versioned_state import decompress_state
-from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.messages import ExitCode
+from sources.instantly.errors import ResourcesFailed
 from sources.simulator import Fault, Simulator
 
 from .conftest import POSTGRES_URL
@@ -65,7 +66,7 @@ def files_holding(root: Path, secret: str) -> list[Path]:
 def test_key_is_in_no_file_the_pipeline_wrote_after_good_and_failed_runs(duckdb_warehouse, tmp_path, capfd):
     duckdb_warehouse.sync()
     duckdb_warehouse.source_args["base_url"] = "http://127.0.0.1:9"  # nothing listens: the run fails
-    with pytest.raises(PipelineStepFailed):
+    with pytest.raises(ResourcesFailed):
         duckdb_warehouse.sync(max_attempts=1)
     captured = capfd.readouterr()
     assert files_holding(tmp_path, KEY) == []
@@ -89,7 +90,7 @@ def test_key_is_in_no_file_or_output_after_a_crash_a_failed_run_and_a_resumed_ru
     assert kill_during(crashed, "load", simulator, random.Random(3)) is not None
     simulator.faults.clear()  # the slow answers: the first fault that fires wins
     simulator.faults.add(Fault(path="/api/v2/leads/list", kind="status", status=500))
-    assert run_to_end(args, env, tmp_path).process.returncode == 1
+    assert run_to_end(args, env, tmp_path).process.returncode == ExitCode.RESOURCES_FAILED
     simulator.faults.clear()
     assert run_to_end(args, env, tmp_path).process.returncode == 0
     logs = sorted(p.name for p in (tmp_path / "logs").iterdir())

@@ -21,7 +21,7 @@ import orjson
 
 from . import settings
 from .endpoints import Endpoint, Pagination, RateClass
-from .errors import ApiError, AuthError, PaginationError, RetriesExhausted
+from .errors import ApiError, AuthError, RetriesExhausted
 from .items import loads, needs_cleaning
 from .progress import ResourceStats
 from .ratelimit import WorkspaceLimiter
@@ -49,6 +49,7 @@ class Page:
     next_cursor: str | None
     server_time: datetime | None
     needs_cleaning: bool  # NUL, lone surrogates or huge numbers somewhere in the JSON text
+    ended_early: bool = False  # the walk stops here although the API's cursor did not say it was done
 
 
 class _Transient(Exception):
@@ -91,26 +92,49 @@ class InstantlyClient:
     ) -> Iterator[Page]:
         """Follow `next_starting_after` from `start_cursor` to the end.
 
-        Stops on a missing cursor or an empty page (the last full page still carries a cursor); a cursor
-        seen before is an error, since following it would loop.
+        A page without a cursor ends the walk. An odd page is asked for again (`settings.PAGE_REASKS`
+        times, after a backoff pause each) before it is believed: an empty page that still carries a cursor
+        (a hiccup mid-walk), and a cursor seen before, which would loop. One that stays odd ends the walk
+        early (`Page.ended_early`) with a warning: what was fetched lands, and the walk does not count as
+        complete.
         """
         cursor = start_cursor
         seen_cursors = {cursor} if cursor else set()
         while True:
-            page = self.fetch_page(endpoint, params, cursor, stats, path)
-            if page.next_cursor and page.next_cursor in seen_cursors:
-                raise PaginationError(
-                    self._label(endpoint), None, f"the cursor {page.next_cursor!r} repeats; stopping"
-                )
+            page = self._believable_page(endpoint, params, cursor, seen_cursors, stats, path)
             stats.pages += 1
             stats.rows_fetched += len(page.items)
-            if not page.items:
-                page.next_cursor = None
             yield page
             if not page.next_cursor:
                 return
             cursor = page.next_cursor
             seen_cursors.add(cursor)
+
+    def _believable_page(
+        self,
+        endpoint: Endpoint,
+        params: dict[str, Any],
+        cursor: str | None,
+        seen_cursors: set[str],
+        stats: ResourceStats,
+        path: str | None,
+    ) -> Page:
+        answers = settings.PAGE_REASKS + 1
+        for attempt in range(1, answers + 1):
+            page = self.fetch_page(endpoint, params, cursor, stats, path)
+            if page.next_cursor is None or (page.items and page.next_cursor not in seen_cursors):
+                return page
+            if attempt < answers:
+                stats.retries += 1
+                time.sleep(self._retry.delay(attempt, None))
+        if page.items:
+            odd = f"the cursor {cursor!r} did not advance in {answers} answers"
+        else:
+            odd = f"the page after {cursor!r} came back empty but with a cursor in {answers} answers"
+        stats.warn(f"{odd}: the walk ended early with what it had fetched, and the next run walks again")
+        page.next_cursor = None
+        page.ended_early = True
+        return page
 
     def fetch_page(
         self,

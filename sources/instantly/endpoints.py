@@ -239,6 +239,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 ENDPOINTS_BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
+# each fan-out resource and the resource whose items it is fetched for
+FAN_OUT_PARENTS: Mapping[str, str] = MappingProxyType(
+    {e.name: e.fan_out.parent for e in ENDPOINTS if e.fan_out}
+)
 
 
 # Resources that are not endpoints: derived from the spec itself.

@@ -34,5 +34,12 @@ class RetriesExhausted(ApiError):
     """A transient fault (429, 5xx, timeout, broken body) did not clear within the retry budget."""
 
 
-class PaginationError(ApiError):
-    """The API returned a cursor that does not advance; following it would loop forever."""
+class ResourcesFailed(InstantlyError):
+    """Every selected resource failed (each alone, after its retries): the run as a whole failed."""
+
+    def __init__(self, failures: dict[str, str]):
+        self.failures = failures
+        (first, reason), *others = failures.items()
+        more = f" (and {len(others)} more)" if others else ""
+        prefix = "every selected resource failed; " if others else ""
+        super().__init__(f"{prefix}{first}: {reason}{more}")

@@ -3,6 +3,7 @@
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -17,9 +18,21 @@ class ResourceStats:
     rejected: int = 0
     seconds_waiting_for_rate_limit: float = 0.0
     skipped: str | None = None  # why the resource was skipped (a missing scope), if it was
+    failed: str | None = None  # why the resource failed in this run (the others went on), if it did
+    failure: Exception | None = field(default=None, repr=False)  # and the error itself
+    parents_skipped: int = 0  # fan-out parents that were gone (404) when their turn came
+    warnings: list[str] = field(default_factory=list)  # what the run noticed and worked around
     seconds: float = 0.0  # time spent fetching, over every slice of the run
 
     _since: float | None = field(default=None, repr=False)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.skipped or self.failed)
 
     def started(self) -> None:
         self._since = time.monotonic()
@@ -45,6 +58,23 @@ class RunProgress:
         """Resources skipped in this run, with the reason (a partial sync)."""
         with self._lock:
             return {name: s.skipped for name, s in self.resources.items() if s.skipped}
+
+    def failed(self) -> dict[str, str]:
+        """Resources that failed in this run, with the reason (the others were loaded)."""
+        with self._lock:
+            return {name: s.failed for name, s in self.resources.items() if s.failed}
+
+    def fail_orphans(self, names: list[str], parents: Mapping[str, str]) -> None:
+        """A fan-out resource of `names` whose parent failed holds only what the parent yielded before: it
+        failed too (though it may have fetched nothing at all)."""
+        with self._lock:
+            for name in names:
+                parent = self.resources.get(parents.get(name, ""))
+                if parent is None or not parent.failed:
+                    continue
+                stats = self.resources.setdefault(name, ResourceStats())
+                if stats.ok:
+                    stats.failed = f"its parent {parents[name]} failed, so it is incomplete: {parent.failed}"
 
     def line(self) -> str:
         with self._lock:

@@ -1,7 +1,8 @@
 """How each kind of endpoint becomes rows: root list walks, per-parent walks, reports and single objects.
 
-Every resource goes through the same steps: paced requests, item cleaning (`ItemPreparer`), and, on a 403
-(the key lacks this endpoint's scope), a warning and an empty resource instead of a failed run.
+Every resource goes through the same steps: paced requests, item cleaning (`ItemPreparer`), and one error
+policy (`Fetcher.tracking`): a 403 (the key lacks this endpoint's scope) skips the resource, any other
+failure fails that resource alone, and the run goes on.
 """
 
 import logging
@@ -16,10 +17,10 @@ import dlt
 
 from . import dates, settings
 from .arrow_rows import ArrowTables
-from .client import InstantlyClient, RetryPolicy
+from .client import InstantlyClient, Page, RetryPolicy
 from .columns import resource_columns
 from .endpoints import Endpoint, Strategy
-from .errors import AuthError
+from .errors import ApiError, AuthError, InstantlyError
 from .items import ItemPreparer, needs_cleaning, rejected_rows
 from .merging import KeyLedger, deduplicated_hints
 from .progress import ResourceStats, RunProgress
@@ -75,21 +76,50 @@ class Fetcher:
         deadline = time.monotonic() + self.config.checkpoint_seconds if checkpoint else float("inf")
         batches = self._batches(endpoint)
         keys = KeyLedger(endpoint.key_fields) if batches and self.config.declare_distinct_keys else None
-        with tracking(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
+        with self.tracking(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
             preparer = ItemPreparer(endpoint)
-            for page in client.paginate(endpoint, walk.params, walk.cursor, stats):
+            ended_early = False
+            for page in self._resumed_pages(client, endpoint, walk, stats):
                 walk.advance(page.next_cursor, page.server_time)
                 items, rejected = preparer.prepare(page.items, page.needs_cleaning)
                 kept = walk.keep(items)
                 if keys:
                     keys.add(kept)
                 yield from self._emit(kept, rejected, stats, batches)
+                ended_early = page.ended_early
                 if not walk.complete and time.monotonic() >= deadline:
                     break  # checkpoint: the cursor in state resumes this walk in the next slice
             else:
-                walk.finish()
+                if ended_early:
+                    walk.end_early()
+                else:
+                    walk.finish()
         if batches:  # everything the cursor in state has passed is yielded, as dlt commits both together
             yield from batches.close(deduplicated_hints(keys.all_distinct()) if keys else None)
+
+    def _resumed_pages(
+        self, client: InstantlyClient, endpoint: Endpoint, walk: Walk, stats: ResourceStats
+    ) -> Iterator[Page]:
+        """The walk's pages from its stored cursor. A stored cursor the API now refuses (400/404: its item
+        was deleted while the sync was stopped) restarts the walk from its beginning, within the stored
+        high-water mark's window, instead of failing on it forever."""
+        resumed = walk.cursor is not None
+        pages = client.paginate(endpoint, walk.params, walk.cursor, stats)
+        try:
+            first = next(pages, None)
+        except ApiError as exc:
+            if not resumed or exc.status not in settings.RESUME_CURSOR_REFUSED:
+                raise
+            stats.warn(
+                f"the stored resume cursor {walk.cursor!r} was refused ({exc.detail}); the walk started again"
+            )
+            logger.warning("%s: %s", endpoint.name, stats.warnings[-1])
+            walk.restart()
+            pages = client.paginate(endpoint, walk.params, walk.cursor, stats)
+            first = next(pages, None)
+        if first is not None:
+            yield first
+            yield from pages
 
     def _batches(self, endpoint: Endpoint) -> "Batches | None":
         if not endpoint.arrow:
@@ -104,14 +134,17 @@ class Fetcher:
     def walk_children(self, endpoint: Endpoint, parents: list[dict[str, Any]]) -> Iterator[Any]:
         fan_out = endpoint.fan_out
         stats = self.progress.of(endpoint.name)
-        with tracking(endpoint, stats), self.client() as client:
+        if stats.failed or stats.skipped:
+            return  # said once for the resource, not again for every page of parents
+        with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for value in _parent_values(parents, fan_out.parent_field):
                 params, path = _parent_request(endpoint, value)
-                for page in client.paginate(endpoint, params, None, stats, path=path):
-                    with_parent = _with_column(page.items, fan_out.column, value)
-                    items, rejected = preparer.prepare(with_parent, page.needs_cleaning)
-                    yield from self._emit(items, rejected, stats)
+                with self.parent_gone_skipped(stats, 1):
+                    for page in client.paginate(endpoint, params, None, stats, path=path):
+                        with_parent = _with_column(page.items, fan_out.column, value)
+                        items, rejected = preparer.prepare(with_parent, page.needs_cleaning)
+                        yield from self._emit(items, rejected, stats)
 
     # --- reports and single objects -------------------------------------------------------------------
 
@@ -119,10 +152,17 @@ class Fetcher:
         stats = self.progress.of(endpoint.name)
         daily = endpoint.strategy is Strategy.DAILY
         fetched_through = dlt.current.resource_state().setdefault("fetched_through", {}) if daily else {}
-        with tracking(endpoint, stats), self.client() as client:
+        if stats.failed or stats.skipped:
+            return  # said once for the resource, not again for every page of parents
+        with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             for params, column_value, done in self._report_requests(endpoint, parents, fetched_through):
-                response, body = client.request(endpoint, stats, params=params)
+                answer = None
+                with self.parent_gone_skipped(stats, endpoint.fan_out.batch if endpoint.fan_out else 0):
+                    answer = client.request(endpoint, stats, params=params)
+                if answer is None:
+                    continue
+                response, body = answer
                 rows = body if isinstance(body, list) else [body]
                 stats.pages += 1
                 stats.rows_fetched += len(rows)
@@ -181,7 +221,7 @@ class Fetcher:
 
     def single_object(self, endpoint: Endpoint) -> Iterator[Any]:
         stats = self.progress.of(endpoint.name)
-        with tracking(endpoint, stats), self.client() as client:
+        with self.tracking(endpoint, stats), self.client() as client:
             response, body = client.request(endpoint, stats)
             stats.pages += 1
             stats.rows_fetched += 1
@@ -189,6 +229,51 @@ class Fetcher:
             yield from self._emit(items, rejected, stats)
 
     # --- shared ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def tracking(self, endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
+        """Times the resource's work for the run report, and keeps a failure to its resource.
+
+        A 403 (the key lacks this endpoint's scope) skips the resource with a warning. Any other failure (a
+        fault that outlasted its retries, a 4xx, an answer we cannot use, a bug of ours) fails this resource
+        alone: what it yielded so far lands with the cursor stored before it, so the next run resumes there,
+        and every other resource goes on. 401 and 402 (the key, the plan) concern every resource and stop
+        the run.
+        """
+        stats.started()
+        try:
+            yield
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            stats.skipped = exc.detail
+            logger.warning("skipping %s: %s", endpoint.name, exc.detail)
+            if on_skip:
+                on_skip()
+        except Exception as exc:
+            stats.failed = self._describe(exc)
+            stats.failure = exc.with_traceback(None)  # no frames kept: they would hold the walk's pages
+            logger.info("%s failed, the other resources go on: %s", endpoint.name, stats.failed)
+        finally:
+            stats.finished()
+
+    @staticmethod
+    @contextmanager
+    def parent_gone_skipped(stats: ResourceStats, parents: int):
+        """A fan-out request about `parents` parent items answered 404: they were deleted after the parent
+        list was read. They are skipped (counted in the report) and the resource goes on. A 404 naming the
+        route (`Route GET:/api/v2/... not found`) means the endpoint itself is gone, which is a failure."""
+        try:
+            yield
+        except ApiError as exc:
+            if not parents or exc.status != 404 or exc.detail.startswith(settings.ROUTE_NOT_FOUND):
+                raise
+            stats.parents_skipped += parents
+
+    def _describe(self, exc: Exception) -> str:
+        text = str(exc) if isinstance(exc, InstantlyError) else f"{type(exc).__name__}: {exc}"
+        text = " ".join(text.split())
+        return text.replace(self.config.api_key, "***") if self.config.api_key else text
 
     def _emit(
         self,
@@ -251,24 +336,6 @@ def _with_hints(batch: Any, columns: dict[str, Any], table_hints: dict[str, Any]
         return batch
     hints = dlt.mark.make_hints(columns=columns or None, additional_table_hints=table_hints)
     return dlt.mark.with_hints(batch, hints)
-
-
-@contextmanager
-def tracking(endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
-    """Times the resource's work for the run report, and turns a 403 (the key lacks this endpoint's scope)
-    into a skipped resource with a warning: the run goes on."""
-    stats.started()
-    try:
-        yield
-    except AuthError as exc:
-        if exc.status != 403:
-            raise
-        stats.skipped = exc.detail
-        logger.warning("skipping %s: %s", endpoint.name, exc.detail)
-        if on_skip:
-            on_skip()
-    finally:
-        stats.finished()
 
 
 def _parent_values(parents: list[dict[str, Any]], parent_field: str) -> list[str]:

@@ -31,6 +31,16 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 65.0
 REQUEST_TIMEOUT_SECONDS = 60.0
+# An empty page that still carries a cursor, or a cursor that does not advance, is asked for again this many
+# times (after the same backoff as a retry) before the walk ends early on it: a hiccup mid-walk must not end
+# it. Four re-asks keep a workspace whose pages are odd one time in twenty from ending a walk early.
+PAGE_REASKS = 4
+# A resumed walk whose stored cursor gets one of these answers (its item was deleted while the sync was
+# stopped) starts that walk again instead of failing on the cursor forever.
+RESUME_CURSOR_REFUSED = (400, 404)
+# How the API's 404 for an unknown route begins (Fastify's wording); any other 404 of a fan-out request is
+# about its parent item, deleted after the parent list was read.
+ROUTE_NOT_FOUND = "Route "
 
 # Progress is committed (extract, normalize, load) after at most this long, so a killed run loses at most
 # this much work.

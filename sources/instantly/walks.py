@@ -115,6 +115,15 @@ class Walk:
         if self._walk["cursor"] is None and "started_at" not in self._walk:
             del self.state["walk"]
 
+    def restart(self) -> None:
+        """Walk again from the first page of the same window; what this walk already saw stays known."""
+        self._walk["cursor"] = None
+
+    def end_early(self) -> None:
+        """The walk stopped before the API said it was done (its cursor stopped advancing): forget it
+        without moving the mark, so the next walk covers what this one could not reach."""
+        del self.state["walk"]
+
     @property
     def complete(self) -> bool:
         return self._walk["cursor"] is None

@@ -41,7 +41,8 @@ class Fault:
     """One injected failure; see the module docstring for the kinds. ``status`` defaults to 500 (429 for
     ``rate_limit``), ``delay`` to 1 s for ``slow``; ``retry_after`` adds that ``Retry-After`` header;
     ``body`` replaces the ``error_200`` body (for ``rewrite``: a callable from the answer's bytes to new
-    bytes). ``seen`` / ``fired`` count matching requests and firings."""
+    bytes; for ``status``, a string: the error body's ``message``). ``seen`` / ``fired`` count matching
+    requests and firings."""
 
     path: str | None = None
     kind: str = "status"

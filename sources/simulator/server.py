@@ -323,7 +323,9 @@ def _fault_response(fault: Fault, cursor: str | None) -> Response:
         return Response(0, b"", action="drop", fault=fault.kind)
     status = fault.status or 500
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-    if fault.kind == "reject_cursor":
+    if isinstance(fault.body, str):
+        message = fault.body
+    elif fault.kind == "reject_cursor":
         message = f"Invalid starting_after value: {str(cursor)[:100]!r}"
     elif status == 429:
         message = "Rate limit exceeded"
