@@ -138,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(report.as_json(run_report) if args.json else report.summary(run_report))
     for line in run_report.models:
         print(line, file=sys.stderr if args.json else sys.stdout)
-    for line in report.failures(run_report):
+    for line in report.notices(run_report):
         print(f"instantly-sync: {line}", file=sys.stderr)
     return run_report.exit_code
 

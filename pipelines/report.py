@@ -51,13 +51,25 @@ def summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def failures(report: RunReport) -> list[str]:
-    """One line per resource that failed in a workspace whose run went on: what failed and what follows."""
+def notices(report: RunReport) -> list[str]:
+    """For stderr, per workspace whose run went on: each resource that failed, what follows, and what the run
+    worked around (fan-out parents gone, walks ended early, resume cursors refused)."""
     lines = []
     for run in report.workspaces:
+        if run.error:
+            continue
         where = f"workspace {run.workspace.label}: " if run.workspace.name else ""
-        for resource, reason in [] if run.error else run.progress.failed().items():
-            lines.append(f"{where}{resource} FAILED: {reason}; the rest loaded, and the next run resumes it")
+        for resource, stats in run.progress.resources.items():
+            if stats.failed:
+                lines.append(
+                    f"{where}{resource} FAILED: {stats.failed}; the rest loaded, the next run resumes it"
+                )
+            if stats.parents_skipped:
+                gone = stats.parents_skipped
+                lines.append(
+                    f"{where}{resource}: warning: skipped {gone} parent item(s) deleted during the sync"
+                )
+            lines += [f"{where}{resource}: warning: {warning}" for warning in stats.warnings]
     return lines
 
 

@@ -84,6 +84,25 @@ def test_a_parent_deleted_before_its_fan_out_is_skipped_and_counted(warehouse, s
     assert not any(key.startswith(f"{gone}&") for key in _mapping_keys(warehouse))
 
 
+def test_a_parent_gone_mid_sync_exits_0_with_a_warning_and_a_count_in_sync_runs(
+    tmp_path, cli_env, simulator, world
+):
+    """A deletion in a live workspace is not a failure: the data is right, so cron stays quiet."""
+    gone = world.ids("accounts")[0]
+    simulator.faults.add(Fault(path=f"/api/v2/account-campaign-mappings/{gone}", kind="status", status=404))
+    done = run_cli(*cli_args(tmp_path, "--resources", f"accounts,{MAPPINGS}"), env=cli_env, cwd=tmp_path)
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert (
+        f"instantly-sync: {MAPPINGS}: warning: skipped 1 parent item(s) deleted during the sync"
+        in done.stderr
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        rows = connection.execute(
+            f"select parents_skipped from instantly.sync_runs where resource = '{MAPPINGS}'"
+        )
+        assert rows.fetchall() == [(1,)]
+
+
 def test_a_404_naming_the_route_fails_the_fan_out_instead_of_skipping_each_parent(
     duckdb_warehouse, simulator
 ):
@@ -127,7 +146,8 @@ def test_a_key_or_plan_refused_mid_run_stops_the_run_and_writes_nothing_of_it(
             world.plan_active = False
         return body
 
-    simulator.faults.add(Fault(path="/api/v2/campaigns", kind="rewrite", body=refuse_from_now_on))
+    # leads takes three pages: the first one answered is the last the key or plan is good for
+    simulator.faults.add(Fault(path="/api/v2/leads/list", kind="rewrite", body=refuse_from_now_on, times=1))
     with pytest.raises(Exception) as excinfo:
         duckdb_warehouse.sync(resources=["campaigns", "leads", "accounts"])
     error = excinfo.value
