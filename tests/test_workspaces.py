@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from destinations import Target
+from pipelines.messages import ExitCode
 from pipelines.runs import run_workspaces
 from pipelines.sync import SyncOptions
 from pipelines.workspaces import configured_workspaces, parse_workspaces
 from sources.instantly.errors import ConfigError
-from sources.simulator import RateLimits, Simulator, World
+from sources.simulator import Fault, RateLimits, Simulator, World
 
 from .conftest import FAST_RETRIES, POSTGRES_URL, Warehouse, cli_args, run_cli
 from .test_ratelimit import _max_in_any_window
@@ -260,3 +261,19 @@ def test_status_shows_each_workspace_pipeline_and_its_cursors(monkeypatch, simul
     for name in simulators:
         assert f"pipeline instantly_duckdb_instantly__{name} -> duckdb:instantly" in done.stdout
     assert done.stdout.count("stored cursors:") == 3
+
+
+def test_a_resource_failing_in_one_workspace_fails_only_there_and_the_run_exits_7(
+    monkeypatch, simulators, tmp_path
+):
+    configure(monkeypatch, simulators)
+    simulators["beta"].faults.add(Fault(path="/api/v2/leads/list", kind="status", status=503))
+    target = duckdb_target(tmp_path)
+    report = sync_all(target, tmp_path, max_attempts=2)
+    assert report.exit_code == ExitCode.RESOURCES_FAILED
+    failed = {run.workspace.name: list(run.progress.failed()) for run in report.workspaces}
+    assert failed == {"acme": [], "beta": ["leads"], "gamma": []}
+    warehouse = reader(target, tmp_path, simulators["acme"])
+    per_workspace = dict(warehouse.query("select workspace_name, count(*) from {ds}.leads group by 1"))
+    assert per_workspace == {"acme": 150, "gamma": 150}
+    assert warehouse.query("select count(*) from {ds}.campaigns where workspace_name = 'beta'") == [(3,)]
