@@ -113,7 +113,6 @@ class Fetcher:
             stats.warn(
                 f"the stored resume cursor {walk.cursor!r} was refused ({exc.detail}); the walk started again"
             )
-            logger.warning("%s: %s", endpoint.name, stats.warnings[-1])
             walk.restart()
             pages = client.paginate(endpoint, walk.params, walk.cursor, stats)
             first = next(pages, None)
