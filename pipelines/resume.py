@@ -77,8 +77,8 @@ def _restart_package(
     if restarted:
         with sql.with_staging_dataset():
             sql.truncate_tables(*sorted(restarted))
+    load_id_column = sql.escape_column_name(C_DLT_LOAD_ID)
     for table in sorted(direct):
-        load_id_column = sql.escape_column_name(C_DLT_LOAD_ID)
         sql.execute_sql(
             f"DELETE FROM {sql.make_qualified_table_name(table)} WHERE {load_id_column} = %s", load_id
         )
