@@ -18,7 +18,7 @@ from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Tar
 
 from . import freshness, report
 from .lock import datasets_locked
-from .messages import ExitCode, describe_error, exit_code
+from .messages import ExitCode, describe_error, exit_code, quiet_dlt_pool_shutdown
 from .reset import reset
 from .runs import run_workspaces, workspace_target
 from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
@@ -27,6 +27,7 @@ from .workspaces import SINGLE, configured_workspaces
 DEMO_DIR = Path(".instantly_demo")
 DEMO_DUCKDB = "instantly_demo.duckdb"
 DEMO_SIZES = {"campaigns": 8, "accounts": 25, "leads": 5000, "emails": 1500, "audit_logs": 800}
+RESUMES = "the next run resumes from the last checkpoint"
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -243,14 +244,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    quiet_dlt_pool_shutdown()
     try:
         return int(handler(args))
     except KeyboardInterrupt:
-        print("instantly-sync: interrupted; the next run resumes from the last checkpoint", file=sys.stderr)
+        print(f"instantly-sync: interrupted; {RESUMES}", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Exception as exc:  # every failure becomes one line and an exit code
-        print(f"instantly-sync: error: {describe_error(exc)}", file=sys.stderr)
-        return exit_code(exc)
+        code = exit_code(exc)
+        advice = f"; {RESUMES}" if code == ExitCode.FAILED else ""
+        print(f"instantly-sync: error: {describe_error(exc)}{advice}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

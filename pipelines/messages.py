@@ -1,11 +1,13 @@
 """Errors as one line for people and for the `sync_runs` table: our own error out of dlt's wrapping, with
-every configured API key scrubbed, whatever produced the text."""
+every configured API key scrubbed, whatever produced the text; and no dlt line that misleads."""
 
 import enum
+import logging
 import os
 
 import dlt
 
+from sources.instantly import settings
 from sources.instantly.errors import InstantlyError
 
 from .workspaces import WORKSPACES_KEY
@@ -64,3 +66,17 @@ def _secret_values() -> list[str]:
     except Exception:
         pass
     return [v for v in values if len(v) >= 4]
+
+
+class _PoolShutdownFilter(logging.Filter):
+    """Drops dlt's pool-shutdown lines (`settings.DLT_POOL_SHUTDOWN_LOG`): after a failed run they say the
+    process may hang, which it does not, beside the one line that names the failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(settings.DLT_POOL_SHUTDOWN_LOG)
+
+
+def quiet_dlt_pool_shutdown() -> None:
+    dlt_logger = logging.getLogger(dlt.current.run_context().name)  # the logger dlt writes to stderr
+    if not any(isinstance(f, _PoolShutdownFilter) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_PoolShutdownFilter())

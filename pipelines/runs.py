@@ -25,6 +25,7 @@ from sources.instantly.progress import ResourceStats, RunProgress
 
 from .lock import datasets_locked
 from .messages import ExitCode, describe_error
+from .resume import restart_unfinished_loads
 from .sync import (
     SyncOptions,
     SyncResult,
@@ -225,6 +226,7 @@ def _append_runs(target: Target, rows: list[dict[str, Any]], options: SyncOption
     remove_orphan_extracts(pipeline)
     if pipeline.has_pending_data:
         pipeline.normalize()
+        restart_unfinished_loads(pipeline)  # a copy that committed unrecorded would repeat its rows
         pipeline.load().raise_on_failed_jobs()
     resource = dlt.resource(rows, name=RUNS_TABLE, write_disposition="append", columns=RUNS_COLUMNS)
     pipeline.run(resource, schema=dlt.Schema(RUNS_SCHEMA)).raise_on_failed_jobs()

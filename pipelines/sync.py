@@ -36,10 +36,10 @@ from destinations import Target, duckdb_memory, models, opening
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
-from sources.instantly.merging import withdraw_deduplicated
 from sources.instantly.progress import ProgressReporter, RunProgress
 
 from .lock import dataset_lock, dataset_lock_paths, exclusive
+from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
 logger = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def check_configuration(options: SyncOptions) -> None:
 def _source_builder(options: SyncOptions, progress: RunProgress):
     def build(names: list[str]):
         try:
-            # a package this run leaves unloaded is resumed by `_finish_pending`, which withdraws it
+            # a package this run leaves unloaded is resumed by `_finish_pending`, each file copied once
             args = {"declare_distinct_keys": True, **options.source_args}
             return instantly_source(resources=names, progress=progress, **args)
         except ConfigFieldMissingException as exc:
@@ -184,23 +184,12 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
     """Load packages a crashed run extracted but did not load, before extracting anything new.
 
     Their cursors are already in local state; dropping them would lose rows, extracting first would
-    leave `pipeline.run` loading them and skipping the new extract.
+    leave `pipeline.run` loading them and skipping the new extract. A package whose load had started
+    restarts what it had not finished (`pipelines.resume`), in its turn to load.
     """
     if pipeline.has_pending_data:
         normalized = pipeline.normalize()
-        _withdraw_distinct_keys(pipeline)
-        _load(pipeline, target, normalized, result)
-
-
-def _withdraw_distinct_keys(pipeline: Pipeline) -> None:
-    """A killed load may have committed a staging copy that dlt did not record as done; resumed, that copy
-    runs again and its rows repeat in staging. So a resumed package's merge must deduplicate, whatever its
-    walks declared (`declare_distinct_keys`, `sources.instantly.merging`)."""
-    packages = pipeline._get_load_storage().normalized_packages  # dlt has no public handle on them
-    for load_id in packages.list_packages():
-        schema = packages.load_schema(load_id)
-        if withdraw_deduplicated(schema):
-            packages.save_schema(load_id, schema)
+        _load(pipeline, target, normalized, result, resumed=True)
 
 
 _gc_guard = threading.Lock()
@@ -251,13 +240,21 @@ _load_locks: dict[str, threading.Lock] = {}
 _load_locks_guard = threading.Lock()
 
 
-def _load(pipeline: Pipeline, target: Target, normalized: NormalizeInfo | None, result: SyncResult) -> None:
+def _load(
+    pipeline: Pipeline,
+    target: Target,
+    normalized: NormalizeInfo | None,
+    result: SyncResult,
+    resumed: bool = False,
+) -> None:
     """Load what was normalized, one load at a time per DuckDB file or Postgres dataset in this process:
     two workspaces' loads would otherwise alter the same tables in concurrent transactions."""
     release_freed_memory()
     with _load_locks_guard:
         lock = _load_locks.setdefault(target.lock_name, threading.Lock())
     with lock:
+        if resumed:
+            restart_unfinished_loads(pipeline)
         info = _load_within_memory(pipeline, target)
     info.raise_on_failed_jobs()
     result.slices += 1

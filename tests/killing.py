@@ -31,6 +31,7 @@ from .conftest import POSTGRES_URL
 ROOT = Path(__file__).parents[1]
 CORE_RESOURCES = "campaigns,accounts,leads,emails,audit_logs"
 KILL_TARGETS = ("extract", "normalize", "load", "between_slices", "anytime")
+CLI_MODULE = "pipelines.cli"
 
 
 def cli_env(simulator: Simulator, **settings: str | float | int) -> dict[str, str]:
@@ -69,6 +70,7 @@ class SyncProcess:
     workdir: Path
     process: subprocess.Popen | None = None
     log_index: int = field(default=0)
+    module: str = CLI_MODULE  # or a test-only entry that wraps it (tests/kill_after_commit.py)
 
     def start(self) -> "SyncProcess":
         logs = self.workdir / "logs"
@@ -77,7 +79,7 @@ class SyncProcess:
         self._out = (logs / f"{self.log_index:03d}.out").open("w")
         self._err = (logs / f"{self.log_index:03d}.err").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", *self.args],
+            [sys.executable, "-m", self.module, *self.args],
             env=self.env,
             cwd=self.workdir,
             stdout=self._out,
@@ -110,8 +112,8 @@ class SyncProcess:
         return (self.workdir / "logs" / f"{self.log_index:03d}.out").read_text()
 
 
-def run_to_end(args: list[str], env: dict[str, str], workdir: Path) -> SyncProcess:
-    child = SyncProcess(args, env, workdir).start()
+def run_to_end(args: list[str], env: dict[str, str], workdir: Path, module: str = CLI_MODULE) -> SyncProcess:
+    child = SyncProcess(args, env, workdir, module=module).start()
     child.wait()
     return child
 

@@ -58,6 +58,22 @@ def test_a_fault_that_does_not_clear_exits_1_naming_the_endpoint(tmp_path, cli_e
     assert "GET /api/v2/audit-logs" in done.stderr
 
 
+def test_a_failed_run_names_the_failure_and_what_to_do_never_that_the_process_may_hang(
+    tmp_path, cli_env, simulator
+):
+    """audit_logs fails while the leads walk still waits for an answer, longer than dlt waits for its extract
+    threads to stop (2 s): dlt then logs that the process "will most probably lock indefinitely"."""
+    simulator.faults.add(Fault(path="/api/v2/audit-logs", kind="status", status=502, times=1000))
+    slow = simulator.faults.add(Fault(path="/api/v2/leads/list", kind="slow", delay=3, times=1))
+    env = {**cli_env, "SOURCES__INSTANTLY__MAX_ATTEMPTS": "2"}
+    done = run_cli(*cli_args(tmp_path, "--resources", "leads,audit_logs"), env=env, cwd=tmp_path)
+    assert done.returncode == 1
+    assert slow.fired == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert "GET /api/v2/audit-logs" in line and "gave up after 2 attempts" in line
+    assert line.endswith("the next run resumes from the last checkpoint")
+
+
 def test_status_shows_last_load_rows_and_cursors(tmp_path, cli_env):
     assert run_cli(*cli_args(tmp_path), env=cli_env, cwd=tmp_path).returncode == 0
     status_args = [

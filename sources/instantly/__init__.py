@@ -67,8 +67,8 @@ def instantly_source(
     normalizer's output, which skips the row-by-row normalizer; off, every item goes as a dict.
 
     `declare_distinct_keys`: those endpoints' walks declare a load package's staging data deduplicated when
-    no key repeats in it, which spares dlt's merge its costliest step. Only for callers that withdraw the
-    declaration before resuming a package (`merging.withdraw_deduplicated`), as `pipelines.sync` does.
+    no key repeats in it, which spares dlt's merge its costliest step. Only for callers that resume a package
+    with each staging copy run once (see `merging`), as `pipelines.sync` does.
     """
     if not api_key or not api_key.strip():
         raise ConfigError(

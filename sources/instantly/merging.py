@@ -7,7 +7,7 @@ in a load package declares the package's staging data deduplicated, and dlt skip
 
 The declaration holds only while each staging copy runs once. A run killed after a copy committed but
 before dlt recorded it would copy the same file again when the package is resumed, so whoever resumes a
-package must first withdraw the declaration (`withdraw_deduplicated`); `pipelines.sync` does.
+package must first restart its unmerged staging copies from empty tables; `pipelines.resume` does.
 """
 
 from array import array
@@ -16,7 +16,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.schema import Schema
 
 # the table hint dlt stores `deduplicated` under
 DEDUPLICATED_HINT = "x-stage-data-deduplicated"
@@ -59,11 +58,3 @@ class KeyLedger:
         ordered = pc.take(hashes, pc.sort_indices(hashes, memory_pool=pool), memory_pool=pool)
         repeats = pc.equal(ordered.slice(1), ordered.slice(0, count - 1), memory_pool=pool)
         return not pc.any(repeats, memory_pool=pool).as_py()
-
-
-def withdraw_deduplicated(schema: Schema) -> bool:
-    """Declare no table of `schema` deduplicated; True when one was."""
-    declared = [table for table in schema.tables.values() if table.get(DEDUPLICATED_HINT)]
-    for table in declared:
-        table[DEDUPLICATED_HINT] = False
-    return bool(declared)

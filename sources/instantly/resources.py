@@ -48,7 +48,7 @@ class FetchConfig:
     # list endpoints marked `arrow` hand dlt Arrow tables instead of dicts (see `arrow_rows`)
     arrow_fast_path: bool = True
     # walks of those endpoints declare a package's staging data deduplicated when no key repeats in it;
-    # only for callers that withdraw the declaration before resuming a package (see `merging`)
+    # only for callers that restart a resumed package's copies from empty staging (`pipelines.resume`)
     declare_distinct_keys: bool = False
 
     @property

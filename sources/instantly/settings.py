@@ -63,3 +63,8 @@ ARROW_BATCH_ITEMS = 10_000
 # them, often a full one over every live object. Raised for the duration of a sync, they took 20% off a
 # 200k-lead extract (17.5 s to 13.9 s).
 SYNC_GC_THRESHOLDS = (50_000, 20, 100)
+
+# dlt logs an ERROR starting so when its extract thread pool has not shut down 2 s after an extract failed,
+# adding that the process "will most probably lock indefinitely". What it waits for is a parallel walk still
+# in a request, and that thread ends with its request. The CLI keeps the line off stderr (pipelines/messages).
+DLT_POOL_SHUTDOWN_LOG = "Shutdown of dlt thread pool"
