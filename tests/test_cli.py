@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pipelines.messages import ExitCode
 from sources.simulator import Fault
 
 from .conftest import cli_args, run_cli
@@ -55,23 +56,28 @@ def test_a_fault_that_does_not_clear_exits_1_naming_the_endpoint(tmp_path, cli_e
     env = {**cli_env, "SOURCES__INSTANTLY__MAX_ATTEMPTS": "2"}
     done = run_cli(*cli_args(tmp_path, "--resources", "audit_logs"), env=env, cwd=tmp_path)
     assert done.returncode == 1
-    assert "GET /api/v2/audit-logs" in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "GET /api/v2/audit-logs" in line and line.endswith("the next run resumes from the last checkpoint")
 
 
-def test_a_failed_run_names_the_failure_and_what_to_do_never_that_the_process_may_hang(
+def test_a_run_stopped_midway_names_the_failure_and_what_to_do_never_that_the_process_may_hang(
     tmp_path, cli_env, simulator
 ):
-    """audit_logs fails while the leads walk still waits for an answer, longer than dlt waits for its extract
-    threads to stop (2 s): dlt then logs that the process "will most probably lock indefinitely"."""
-    simulator.faults.add(Fault(path="/api/v2/audit-logs", kind="status", status=502, times=1000))
-    slow = simulator.faults.add(Fault(path="/api/v2/leads/list", kind="slow", delay=3, times=1))
-    env = {**cli_env, "SOURCES__INSTANTLY__MAX_ATTEMPTS": "2"}
-    done = run_cli(*cli_args(tmp_path, "--resources", "leads,audit_logs"), env=env, cwd=tmp_path)
-    assert done.returncode == 1
+    """The key is revoked midway through the leads walk while audit_logs still waits for an answer, longer
+    than dlt waits for its extract threads to stop (2 s): dlt then logs that the process "will most probably
+    lock indefinitely"."""
+
+    def revoke_the_key(body: bytes) -> bytes:
+        simulator.revoke_key(simulator.api_key)
+        return body
+
+    simulator.faults.add(Fault(path="/api/v2/leads/list", kind="rewrite", body=revoke_the_key, times=1))
+    slow = simulator.faults.add(Fault(path="/api/v2/audit-logs", kind="slow", delay=3, times=1))
+    done = run_cli(*cli_args(tmp_path, "--resources", "leads,audit_logs"), env=cli_env, cwd=tmp_path)
+    assert done.returncode == ExitCode.AUTH
     assert slow.fired == 1
     (line,) = done.stderr.strip().splitlines()
-    assert "GET /api/v2/audit-logs" in line and "gave up after 2 attempts" in line
-    assert line.endswith("the next run resumes from the last checkpoint")
+    assert "HTTP 401 from POST /api/v2/leads/list" in line and "SOURCES__INSTANTLY__API_KEY" in line
 
 
 def test_status_shows_last_load_rows_and_cursors(tmp_path, cli_env):
