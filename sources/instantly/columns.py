@@ -15,7 +15,7 @@ import dlt
 from dlt.common.normalizers.naming import NamingConvention
 
 from . import spec
-from .endpoints import Endpoint
+from .endpoints import ENDPOINTS, Endpoint
 from .settings import MAX_TABLE_NESTING
 
 _SCALAR_TYPES = {"string": "text", "boolean": "bool", "integer": "bigint"}
@@ -172,13 +172,15 @@ def _table_fragments(
     return [naming.normalize_tables_path(endpoint.name), *map(naming.normalize_path, keys)]
 
 
-def number_columns(endpoint: Endpoint, naming: NamingConvention) -> dict[str, set[str]]:
-    """Per table of the endpoint (its own and its child tables), the columns that hold spec numbers, named as
+def number_columns(naming: NamingConvention) -> dict[str, set[str]]:
+    """Per table of every endpoint (its own and its child tables), the columns holding spec numbers, named as
     dlt names them in a schema with `naming` (shortened where the destination limits identifiers)."""
     found: dict[str, set[str]] = {}
-    for number in spec_numbers(endpoint):
-        table = naming.shorten_fragments(*_table_fragments(naming, endpoint, number.tables))
-        found.setdefault(table, set()).add(naming.shorten_fragments(*map(naming.normalize_path, number.keys)))
+    for endpoint in ENDPOINTS:
+        for number in spec_numbers(endpoint):
+            table = naming.shorten_fragments(*_table_fragments(naming, endpoint, number.tables))
+            column = naming.shorten_fragments(*map(naming.normalize_path, number.keys))
+            found.setdefault(table, set()).add(column)
     return found
 
 
