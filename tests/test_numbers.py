@@ -1,12 +1,17 @@
 """Numbers stay whole: every spec `number` (but enum codes) lands in one double column, nested ones and those
-of child tables included, whatever mix of `3` and `2.5` the API sends.
+of child tables included, whatever mix of `3` and `2.5` the API sends; warehouses that older syncs left with
+split columns (BIGINT plus `<name>__v_double`) are folded into that one column at the start of a sync.
 
 The simulated workspace mixes whole and fractional numbers in its `number` fields (`World(mixed_numbers=True)`
 is the default), so an undeclared column would be typed by whichever value came first.
 """
 
+import shutil
+
 import pytest
 
+from destinations import split_numbers
+from destinations.models import refresh
 from pipelines.sync import make_pipeline
 from sources.instantly import columns
 
@@ -80,3 +85,113 @@ def test_the_sum_of_a_mixed_number_column_is_the_simulator_s_sum(warehouse, worl
     assert {type(value) for value in values} == {int, float}  # the column mixes `3` and `2.5`
     warehouse.sync(resources=RESOURCES)
     assert warehouse.query(f"select sum({column}) from {{ds}}.{table}")[0][0] == pytest.approx(sum(values))
+
+
+def sync_as_before_spec_numbers_were_declared(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync by the code as it was before (a monkeypatch, for building old warehouses only): no spec numbers
+    known, so top-level ones are declared BIGINT, the type a first whole value gave them, and nested ones take
+    the type of their first value; fractions then go to `__v_double` variants, and nothing is folded."""
+    with monkeypatch.context() as patched:
+        patched.setattr(columns, "spec_numbers", lambda endpoint: iter(()))
+        warehouse.sync(resources=RESOURCES)
+
+
+def split_columns(warehouse: Warehouse) -> dict[tuple[str, str], str]:
+    """Spec-number columns (table, column) with a variant beside them -> that variant."""
+    found = destination_columns(warehouse)
+    return {
+        (table, column): column + VARIANT
+        for table, column in spec_number_columns(warehouse)
+        if (table, column + VARIANT) in found
+    }
+
+
+def number_values(warehouse: Warehouse, splits: dict[tuple[str, str], str]) -> dict[tuple[str, str], list]:
+    """Per split column, its values (the variant's where the column holds none), sorted."""
+    found = destination_columns(warehouse)
+    values = {}
+    for (table, column), variant in splits.items():
+        read = f"coalesce({column}, {variant})" if (table, variant) in found else column
+        values[(table, column)] = sorted(
+            (row[0] for row in warehouse.query(f"select {read} from {{ds}}.{table}")), key=repr
+        )
+    return values
+
+
+def table_counts(warehouse: Warehouse, tables: set[str]) -> dict[str, int]:
+    return {table: warehouse.count(table) for table in tables}
+
+
+def crash_between_warehouse_and_schema(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync killed once the warehouse is folded, before dlt's schema is told: it still says BIGINT."""
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(split_numbers, "_declare_double", killed)
+        with pytest.raises(KeyboardInterrupt):
+            warehouse.sync(resources=RESOURCES)
+    assert split_columns(warehouse) == {}
+
+
+def fresh_runner(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runner without the working folder: dlt restores the old schema and state from the destination."""
+    shutil.rmtree(warehouse.pipelines_dir)
+
+
+def same_runner(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    pass
+
+
+@pytest.mark.parametrize("before", [same_runner, fresh_runner, crash_between_warehouse_and_schema])
+def test_an_old_warehouse_s_split_columns_are_folded_into_one_double_column_each(
+    warehouse, monkeypatch, before
+):
+    sync_as_before_spec_numbers_were_declared(warehouse, monkeypatch)
+    refresh(make_pipeline(warehouse.target, warehouse.pipelines_dir))  # views over the tables, as after a run
+    splits = split_columns(warehouse)
+    assert {
+        ("leads", "email_open_count"),
+        ("accounts", "warmup__limit"),
+        ("campaigns__sequences__steps", "pre_delay"),
+    } <= splits.keys()
+    values, counts = number_values(warehouse, splits), table_counts(warehouse, {table for table, _ in splits})
+    before(warehouse, monkeypatch)
+
+    warehouse.sync(resources=RESOURCES)
+
+    assert split_columns(warehouse) == {}
+    found = destination_columns(warehouse)
+    assert {found[column] for column in splits} == {double_type(warehouse)}
+    assert number_values(warehouse, splits) == values
+    assert table_counts(warehouse, set(counts)) == counts
+    schema = make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema
+    for (table, column), variant in splits.items():
+        assert schema.tables[table]["columns"][column]["data_type"] == "double"
+        assert variant not in schema.tables[table]["columns"]
+
+
+def test_a_rerun_after_folding_changes_nothing(warehouse, monkeypatch):
+    sync_as_before_spec_numbers_were_declared(warehouse, monkeypatch)
+    splits = split_columns(warehouse)
+    warehouse.sync(resources=RESOURCES)
+    folded = (
+        destination_columns(warehouse),
+        number_values(warehouse, splits),
+        table_counts(warehouse, {t for t, _ in splits}),
+    )
+    schema = make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema.to_dict()
+
+    warehouse.sync(resources=RESOURCES)
+
+    again = (
+        destination_columns(warehouse),
+        number_values(warehouse, splits),
+        table_counts(warehouse, {t for t, _ in splits}),
+    )
+    assert again == folded
+    assert (
+        make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema.to_dict()["tables"]
+        == schema["tables"]
+    )
