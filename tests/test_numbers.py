@@ -7,15 +7,18 @@ is the default), so an undeclared column would be typed by whichever value came 
 """
 
 import shutil
+from types import SimpleNamespace
 
+import dlt
 import pytest
+from dlt.common.normalizers.naming import snake_case
 
 from destinations import split_numbers
 from destinations.models import refresh
 from pipelines.sync import make_pipeline
 from sources.instantly import columns
 
-from .conftest import Warehouse
+from .conftest import POSTGRES_URL, Warehouse
 
 VARIANT = "__v_double"
 # a top-level number, numbers of flattened objects, one of a child table, and a deal value summed in analytics
@@ -195,3 +198,70 @@ def test_a_rerun_after_folding_changes_nothing(warehouse, monkeypatch):
         make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema.to_dict()["tables"]
         == schema["tables"]
     )
+
+
+LONG_PATH = ("deliverabilityInsights", "perMailboxProviderBreakdown", "inboxPlacementRateForTheProvider")
+LONG_LIST = "followUpStepsSentAfterTheFirstEmailOfTheCampaign"
+
+
+def under(keys: tuple[str, ...], schema: dict) -> dict:
+    """`schema` as the property of objects nested along `keys`."""
+    for key in reversed(keys):
+        schema = {"type": "object", "properties": {key: schema}}
+    return schema
+
+
+def value_under(keys: tuple[str, ...], value: float) -> dict:
+    """`value` inside objects nested along `keys`."""
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
+def test_numbers_with_names_past_postgres_s_limit_are_declared_as_dlt_shortens_them(
+    postgres_dataset, tmp_path
+):
+    """Declared names are shortened by dlt as it shortens the columns and tables its normalizer fills (to 63
+    characters on Postgres, with a hash of the whole path): a mismatch would leave the declared column empty
+    beside a BIGINT one and its variant. No spec name is that long, so a made-up endpoint's hints drive dlt
+    straight into Postgres."""
+    number = under(LONG_PATH, {"type": "number"})
+    properties = {
+        "id": {"type": "string"},
+        **number["properties"],
+        LONG_LIST: {"type": "array", "items": number},
+    }
+    endpoint = SimpleNamespace(
+        name="accounts", item_schema={"properties": properties}, drop_fields=(), primary_key="id"
+    )
+    naming = snake_case.NamingConvention()  # the source schema's, which knows no destination's limit yet
+    rows = [
+        {"id": key, **value_under(LONG_PATH, value), LONG_LIST: [value_under(LONG_PATH, value)]}
+        for key, value in (("a", 3), ("b", 2.5))
+    ]
+    resource = dlt.resource(
+        rows,
+        name="accounts",
+        primary_key="id",
+        write_disposition="merge",
+        columns=columns.column_hints(endpoint, naming),
+        nested_hints=columns.nested_hints(endpoint, naming),
+    )
+    destination = dlt.destinations.postgres(credentials=POSTGRES_URL)
+    pipeline = dlt.pipeline(
+        "long_names", destination=destination, dataset_name=postgres_dataset, pipelines_dir=str(tmp_path)
+    )
+    pipeline.run(resource).raise_on_failed_jobs()
+
+    with pipeline.sql_client() as client:
+        found = client.execute_sql(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = %s and table_name like 'accounts%%' and column_name not like '\\_dlt%%'",
+            postgres_dataset,
+        )
+        numbers = {(table, column): kind for table, column, kind in found if column != "id"}
+        sums = [client.execute_sql(f"select sum({c}) from {postgres_dataset}.{t}")[0][0] for t, c in numbers]
+    assert list(numbers.values()) == ["double precision", "double precision"]  # no BIGINT, no variant
+    lengths = sorted((len(table), len(column)) for table, column in numbers)
+    assert lengths == [(len("accounts"), 63), (63, 63)]  # both columns and the child table shortened
+    assert sums == [5.5, 5.5]
