@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlt.common.normalizers.naming import NamingConvention
+from dlt.common.schema import Schema
+from dlt.common.schema.utils import get_root_table
 from dlt.common.typing import VARIANT_FIELD_FORMAT
 from dlt.pipeline.pipeline import Pipeline
+
+from sources.instantly.errors import InstantlyError
 
 from . import models
 
@@ -50,9 +54,9 @@ def fold_split_numbers(pipeline: Pipeline, numbers: Mapping[str, set[str]]) -> l
         models.drop_views(pipeline)
     if in_dataset or in_staging:
         with pipeline.sql_client() as client:
-            _fold(client, in_dataset)
+            _fold(client, in_dataset, pipeline.default_schema)
             with client.with_staging_dataset():
-                _fold(client, in_staging)
+                _fold(client, in_staging, pipeline.default_schema)
     _declare_double(pipeline, numbers)
     return in_dataset
 
@@ -80,20 +84,31 @@ def _splits(client: Any, numbers: Mapping[str, set[str]], naming: NamingConventi
     return splits
 
 
-def _fold(client: Any, splits: list[Split]) -> None:
+def _fold(client: Any, splits: list[Split], schema: Schema) -> None:
     for table in dict.fromkeys(split.table for split in splits):
         qualified = client.make_qualified_table_name(table)
-        with client.begin_transaction():
-            for split in (split for split in splits if split.table == table):
-                column = client.escape_column_name(split.column)
-                if split.integer:
-                    client.execute_sql(f"alter table {qualified} alter column {column} type {DOUBLE_TYPE}")
-                if split.variant:
-                    variant = client.escape_column_name(split.variant)
-                    client.execute_sql(
-                        f"update {qualified} set {column} = {variant} where {variant} is not null"
-                    )
-                    client.execute_sql(f"alter table {qualified} drop column {variant}")
+        in_table = [split for split in splits if split.table == table]
+        try:
+            with client.begin_transaction():
+                for split in in_table:
+                    _fold_column(client, qualified, split)
+        except Exception as exc:  # e.g. a view of the user's reads the column (Postgres)
+            resource = get_root_table(schema.tables, table)["name"] if table in schema.tables else table
+            raise InstantlyError(
+                f"cannot make {', '.join(split.column for split in in_table)} of {table} double: "
+                f"{' '.join(str(exc).split())}. Nothing was synced; drop what depends on them and run again, "
+                f"or sync the table afresh with `instantly-sync reset {resource}`"
+            ) from exc
+
+
+def _fold_column(client: Any, qualified: str, split: Split) -> None:
+    column = client.escape_column_name(split.column)
+    if split.integer:
+        client.execute_sql(f"alter table {qualified} alter column {column} type {DOUBLE_TYPE}")
+    if split.variant:
+        variant = client.escape_column_name(split.variant)
+        client.execute_sql(f"update {qualified} set {column} = {variant} where {variant} is not null")
+        client.execute_sql(f"alter table {qualified} drop column {variant}")
 
 
 def _declare_double(pipeline: Pipeline, numbers: Mapping[str, set[str]]) -> None:

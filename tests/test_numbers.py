@@ -10,6 +10,7 @@ import shutil
 from types import SimpleNamespace
 
 import dlt
+import psycopg2
 import pytest
 from dlt.common.normalizers.naming import snake_case
 
@@ -17,6 +18,7 @@ from destinations import split_numbers
 from destinations.models import refresh
 from pipelines.sync import make_pipeline
 from sources.instantly import columns
+from sources.instantly.errors import InstantlyError
 
 from .conftest import POSTGRES_URL, Warehouse
 
@@ -198,6 +200,21 @@ def test_a_rerun_after_folding_changes_nothing(warehouse, monkeypatch):
         make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema.to_dict()["tables"]
         == schema["tables"]
     )
+
+
+def test_a_split_column_that_a_view_of_the_user_reads_stops_the_sync_with_the_command_that_fixes_it(
+    postgres_warehouse, monkeypatch
+):
+    sync_as_before_spec_numbers_were_declared(postgres_warehouse, monkeypatch)
+    with psycopg2.connect(POSTGRES_URL) as connection, connection.cursor() as cursor:
+        dataset = postgres_warehouse.target.dataset
+        cursor.execute(f"create view {dataset}.opens as select id, email_open_count from {dataset}.leads")
+    split = split_columns(postgres_warehouse)[("leads", "email_open_count")]
+
+    with pytest.raises(InstantlyError, match=r"`instantly-sync reset leads`"):
+        postgres_warehouse.sync(resources=RESOURCES)
+
+    assert split_columns(postgres_warehouse)[("leads", "email_open_count")] == split
 
 
 LONG_PATH = ("deliverabilityInsights", "perMailboxProviderBreakdown", "inboxPlacementRateForTheProvider")
