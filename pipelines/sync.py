@@ -32,8 +32,9 @@ from dlt.extract import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target, duckdb_memory, models, opening
+from destinations import Target, duckdb_memory, models, opening, split_numbers
 from sources.instantly import instantly_source, settings, walk_in_progress
+from sources.instantly.columns import number_columns
 from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
@@ -132,6 +133,7 @@ def _run_slices(
     _finish_pending(pipeline, options.target, result)
     _warn_if_dlt_will_discard_state(pipeline)
     pipeline.sync_destination()
+    _fold_split_numbers(pipeline, options.target)
     result.states_before = copy.deepcopy(resource_states(pipeline))
     refresh = "drop_resources" if options.full_refresh else None
     if refresh:
@@ -192,6 +194,23 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
         _load(pipeline, target, normalized, result, resumed=True)
 
 
+def _fold_split_numbers(pipeline: Pipeline, target: Target) -> None:
+    """Columns where older syncs kept a spec number as an integer, and its fractions in a `__v_double`
+    variant, become one double column before anything is extracted (`destinations.split_numbers`): dlt would
+    write the doubles the source now declares into the integer column. Alterations take turns with loads."""
+    if not pipeline.default_schema_name:
+        return  # this pipeline never loaded anything
+    with _load_lock(target):
+        folded = split_numbers.fold_split_numbers(pipeline, number_columns(pipeline.default_schema.naming))
+    if folded:
+        logger.warning(
+            "instantly-sync: %d number column(s) of earlier syncs are double now, their fractions folded in "
+            "from the __v_double columns: %s",
+            len(folded),
+            ", ".join(f"{split.table}.{split.column}" for split in folded),
+        )
+
+
 _gc_guard = threading.Lock()
 _gc_users = 0
 _gc_thresholds_before: tuple[int, int, int] | None = None
@@ -250,9 +269,7 @@ def _load(
     """Load what was normalized, one load at a time per DuckDB file or Postgres dataset in this process:
     two workspaces' loads would otherwise alter the same tables in concurrent transactions."""
     release_freed_memory()
-    with _load_locks_guard:
-        lock = _load_locks.setdefault(target.lock_name, threading.Lock())
-    with lock:
+    with _load_lock(target):
         if resumed:
             restart_unfinished_loads(pipeline)
         info = _load_within_memory(pipeline, target)
@@ -262,6 +279,12 @@ def _load(
     for table, count in (normalized.row_counts if normalized else {}).items():
         if not table.startswith("_dlt"):
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
+
+
+def _load_lock(target: Target) -> threading.Lock:
+    """The lock of the target's DuckDB file or Postgres dataset, held while this process alters its tables."""
+    with _load_locks_guard:
+        return _load_locks.setdefault(target.lock_name, threading.Lock())
 
 
 def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:

@@ -62,12 +62,18 @@ def assert_same(fast: Warehouse, dicts: Warehouse, workspaces: tuple[str | None,
         assert rows[0] == rows[1], name
 
 
-def test_leads_land_the_same_with_and_without_the_fast_path_also_after_changes(targets, tmp_path, simulator):
-    world = simulator.world
+def fast_and_dicts(targets, tmp_path: Path, simulator) -> tuple[Warehouse, Warehouse]:
+    """Warehouses of the two targets, synced with the fast path on and off."""
     fast, dicts = (
         Warehouse(t, str(tmp_path / n / "pipelines"), simulator) for t, n in zip(targets, "fd", strict=True)
     )
     fast.source_args, dicts.source_args = {"arrow_fast_path": True}, {"arrow_fast_path": False}
+    return fast, dicts
+
+
+def test_leads_land_the_same_with_and_without_the_fast_path_also_after_changes(targets, tmp_path, simulator):
+    world = simulator.world
+    fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
     for warehouse in (fast, dicts):
         warehouse.sync(resources=["leads"])
     assert fast.count("leads") == len(world.items("leads"))
@@ -83,6 +89,24 @@ def test_leads_land_the_same_with_and_without_the_fast_path_also_after_changes(t
         "email_open_count__v_text"
         in make_pipeline(fast.target, fast.pipelines_dir).default_schema.tables["leads"]["columns"]
     )
+
+
+def test_mixed_whole_and_fractional_numbers_stay_on_the_fast_path_as_doubles(
+    monkeypatch, targets, tmp_path, simulator
+):
+    counts = [lead.get("email_open_count") for lead in simulator.world.items("leads")]
+    assert {type(count) for count in counts if count is not None} == {int, float}  # `3` and `2.5`
+    built = []
+    original = ArrowTables.build
+    monkeypatch.setattr(
+        ArrowTables, "build", lambda self, items: built.append(original(self, items)) or built[-1]
+    )
+    fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
+    for warehouse in (fast, dicts):
+        warehouse.sync(resources=["leads"])
+    assert built and None not in built  # no batch went the dict path
+    assert {str(table.schema.field("email_open_count").type) for table, _ in built} == {"double"}
+    assert_same(fast, dicts)
 
 
 def test_several_workspaces_in_one_dataset_land_the_same(monkeypatch, simulators, targets, tmp_path):  # noqa: F811

@@ -11,7 +11,7 @@ from dlt.extract import DltResource
 
 from . import settings
 from .client import InstantlyClient, RetryPolicy
-from .columns import resource_columns
+from .columns import nested_hints, resource_columns
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
 from .errors import ApiError, ConfigError
 from .labels import enum_label_rows
@@ -30,9 +30,12 @@ __all__ = [
 ]
 
 
-# Campaign and subsequence sequences nest three lists deep; deeper lists (odd data) stay JSON instead of
-# becoming one child table per level.
-@dlt.source(name=settings.SOURCE_NAME, section=settings.SOURCE_NAME, root_key=True, max_table_nesting=5)
+@dlt.source(
+    name=settings.SOURCE_NAME,
+    section=settings.SOURCE_NAME,
+    root_key=True,
+    max_table_nesting=settings.MAX_TABLE_NESTING,
+)
 def instantly_source(
     api_key: str = dlt.secrets.value,
     base_url: str = settings.DEFAULT_BASE_URL,
@@ -154,13 +157,14 @@ def _assemble(selected: tuple[str, ...], fetcher: Fetcher) -> list[DltResource]:
 
 def _hints(endpoint: Endpoint, fetcher: Fetcher) -> dict[str, Any]:
     """Merge on the endpoint's key; where workspaces share the dataset, on the workspace and that key (the
-    same ids may exist in two workspaces)."""
+    same ids may exist in two workspaces). Spec numbers in child tables are declared there."""
     shared = bool(fetcher.config.workspace_columns)
     return {
         "name": endpoint.name,
         "primary_key": [*WORKSPACE_KEY, *endpoint.key_fields] if shared else endpoint.primary_key,
         "write_disposition": merge_disposition(),
         "columns": resource_columns(endpoint, shared),
+        "nested_hints": nested_hints(endpoint, dlt.current.source_schema().naming) or None,
     }
 
 

@@ -114,8 +114,8 @@ class _Batch:
         self.name = self.naming.normalize_table_identifier(tables.table_name)
         stored = schema.tables.get(self.name)
         self.known: dict[str, TColumnSchema] = dict(stored["columns"]) if stored else {}
-        for name, column in tables.declared.items():
-            self.known.setdefault(self.naming.normalize_identifier(name), column)
+        for name, column in tables.declared.items():  # named as dlt names a resource's declared columns
+            self.known.setdefault(self.naming.normalize_path(name), column)
         self.known.update(tables._typed)
         self.typed: dict[str, TColumnSchema] = {}
         # per flattened column, the types of its non-null values (read once, by `flatten`)

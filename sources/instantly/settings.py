@@ -52,6 +52,10 @@ ANALYTICS_TRAILING_DAYS = 7
 # First backfill of time-keyed resources starts here unless `start_date` is configured.
 DEFAULT_START_DATE = "2015-01-01T00:00:00Z"
 
+# Campaign and subsequence sequences nest three lists deep; deeper lists (odd data) stay JSON instead of
+# becoming one child table per level (the source's `max_table_nesting`).
+MAX_TABLE_NESTING = 5
+
 # Postgres rejects NUL in text; we strip it at the one place items enter the pipeline.
 NUL = "\x00"
 

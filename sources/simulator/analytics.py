@@ -157,6 +157,9 @@ SUBSEQUENCE_FIELDS = ("emails_sent", "unique_opens", "unique_replies")
 NULL_STEP = (-1, -1)
 """The cell of events whose step and variant could not be determined (served as ``null``)."""
 _PRICES = (250, 500, 1000, 2500, 5000)
+_FRACTIONAL_PRICES = (249.5, 499.75, 999.5, 2499.25, 4999.5)
+"""With ``mixed_numbers``, some campaigns' deals are priced in quarters (which floats hold exactly, so sums of
+cells stay exact): their opportunity values arrive fractional, the others' whole."""
 
 Cells = dict[tuple[int, int], list[int]]
 
@@ -300,6 +303,7 @@ class Analytics:
             0.08 * profile.random(),
         )
         has_null_step = profile.random() < 0.4
+        prices = profile.choice((_PRICES, _FRACTIONAL_PRICES)) if self.world.mixed_numbers else _PRICES
         rng = Rng(seed, 0xA7A1, index, day)
         ramp = min(1.0, (day - created + 1) / 5)
         total = int(volume * ramp * _weekday_factor(day) * (0.6 + 0.8 * rng.random()))
@@ -309,7 +313,7 @@ class Analytics:
             for variant, n in enumerate(_split(rng, sent, [1.0] * variants)):
                 if n:
                     cells[(step, variant)] = self._cell(
-                        rng, n, step, step == len(structure) - 1, p_open, p_reply, p_click
+                        rng, n, step, step == len(structure) - 1, p_open, p_reply, p_click, prices
                     )
         if has_null_step and rng.random() < 0.3:
             late = [0] * _WIDTH
@@ -320,7 +324,14 @@ class Analytics:
 
     @staticmethod
     def _cell(
-        rng: Rng, n: int, step: int, last_step: bool, p_open: float, p_reply: float, p_click: float
+        rng: Rng,
+        n: int,
+        step: int,
+        last_step: bool,
+        p_open: float,
+        p_reply: float,
+        p_click: float,
+        prices: tuple[float, ...],
     ) -> list[int]:
         v = [0] * _WIDTH
         v[SENT] = n
@@ -338,7 +349,7 @@ class Analytics:
             v[total] = v[unique_step] + _portion(rng, v[unique_step], extra)
         v[OPPS] = _portion(rng, v[U_REPLIES_STEP], 0.35)
         v[U_OPPS] = v[OPPS] - _portion(rng, v[OPPS], 0.1)
-        v[VALUE] = v[OPPS] * rng.choice(_PRICES)
+        v[VALUE] = v[OPPS] * rng.choice(prices)
         v[BOOKED] = _portion(rng, v[OPPS], 0.4)
         v[WON] = _portion(rng, v[BOOKED], 0.3)
         v[BOUNCED] = _portion(rng, n, 0.02)

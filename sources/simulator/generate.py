@@ -33,6 +33,9 @@ ALWAYS_SET = frozenset({"organization", "organization_id"})
 """Properties that are always present and non-null whatever the schema says (the workspace id)."""
 P_OPTIONAL_PRESENT = 0.72
 P_NULL = 0.22
+P_OTHER_KIND_OF_NUMBER = 0.3
+"""With ``mixed_numbers``: how often a spec ``number`` drawn whole gets a half, and one drawn fractional is
+rounded whole."""
 _UUID_EXAMPLE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HHMM = "^([01][0-9]|2[0-3]):([0-5][0-9])$"
 
@@ -50,6 +53,7 @@ class Refs(Protocol):
     subsequence_ids: list[str]
     tag_ids: list[str]
     custom_variables: list[tuple[str, str]]
+    mixed_numbers: bool
 
     def pick_key(self, entity: str, rng: Rng, before_ms: int | None = None) -> str | None: ...
 
@@ -308,6 +312,14 @@ def _reference(lname: str) -> Gen:
 
 
 def _number(name: str, prop: dict[str, Any], kind: str) -> Gen:
+    example, high = prop.get("example"), prop.get("maximum")
+    if kind == "number" and example in (0, 1) and high is None and name.lower().startswith(("is_", "ai_")):
+        return lambda rng, ctx: rng.below(2)  # a flag: 0 or 1, never a fraction
+    draw = _magnitude(name, prop, kind)
+    return _mixed(draw, high) if kind == "number" else draw
+
+
+def _magnitude(name: str, prop: dict[str, Any], kind: str) -> Gen:
     lname = name.lower()
     example = prop.get("example")
     low = prop.get("minimum", 0)
@@ -320,8 +332,6 @@ def _number(name: str, prop: dict[str, Any], kind: str) -> Gen:
     ):
         top = float(high) if high is not None else 1.0
         return lambda rng, ctx: round(low + rng.random() * (top - low), 2)
-    if kind == "number" and example in (0, 1) and high is None and lname.startswith(("is_", "ai_")):
-        return lambda rng, ctx: rng.below(2)
     if lname.endswith("score") and high is None:
         return lambda rng, ctx: rng.between(int(low), 100)
     if "count" in lname:
@@ -334,6 +344,22 @@ def _number(name: str, prop: dict[str, Any], kind: str) -> Gen:
     )
     top = max(int(top), int(low))
     return lambda rng, ctx: rng.between(int(low), top)
+
+
+def _mixed(draw: Gen, high: float | None) -> Gen:
+    """A spec ``number`` as a real workspace has them, in a world with ``mixed_numbers``: JSON allows ``3`` in
+    one item and ``2.5`` in the next. Now and then a value drawn whole gets a half (a 1.5-day delay) and one
+    drawn fractional is rounded whole (a 100% rate), which JSON then writes as an integer."""
+
+    def mixed(rng: Rng, ctx: Ctx) -> Any:
+        value = draw(rng, ctx)
+        if not ctx.refs.mixed_numbers or rng.random() >= P_OTHER_KIND_OF_NUMBER:
+            return value
+        if isinstance(value, float):
+            return round(value)
+        return value + 0.5 if high is None or value + 0.5 <= high else value - 0.5
+
+    return mixed
 
 
 def _array(name: str, prop: dict[str, Any]) -> Gen:

@@ -38,6 +38,11 @@ class World:
     ~180 days before it (legacy leads are older). The world clock is real UTC now plus an offset moved
     by ``advance``. Analytics (``campaign_daily`` and friends) run from each campaign's or account's
     creation day to the world's today; ``touch_analytics`` changes recent days.
+
+    ``mixed_numbers`` (on by default, as in a real workspace): a spec ``number`` holds whole numbers in some
+    items and fractions in others (delays, limits and rates as generated; deal values in the analytics), which
+    JSON writes as ``3`` and ``2.5``. Off, generated numbers are whole, and rates and scores fractional, as
+    their generators draw them.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class World:
         name: str | None = None,
         anchor: datetime | None = None,
         plan_active: bool = True,
+        mixed_numbers: bool = True,
     ) -> None:
         known = set(ENTITIES) | set(DERIVED)
         unknown = set(sizes or {}) - known
@@ -56,6 +62,7 @@ class World:
         self.seed = seed
         self.name = name or f"sim-workspace-{seed}"
         self.plan_active = plan_active
+        self.mixed_numbers = mixed_numbers
         self._offset = timedelta(0)
         self._lock = threading.RLock()
         self.version = 0

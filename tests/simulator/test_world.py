@@ -119,6 +119,38 @@ def test_campaigns_carry_sequences_steps_variants_and_schedules(world):
         assert schedule == {} or {"name", "timing", "days", "timezone"} <= set(schedule["schedules"][0])
 
 
+# spec `number` fields: a top-level one, one of a nested object, one of a list item (a child table), a total
+NUMBER_FIELDS = {
+    "email_open_count": lambda world: [lead.get("email_open_count") for lead in world.items("leads")],
+    "warmup.limit": lambda world: [account["warmup"].get("limit") for account in world.items("accounts")],
+    "sequences.steps.pre_delay": lambda world: [
+        step.get("pre_delay")
+        for campaign in world.items("campaigns")
+        for sequence in campaign["sequences"]
+        for step in sequence["steps"]
+    ],
+    "total_opportunity_value": lambda world: [
+        row["total_opportunity_value"] for row in world.campaign_totals(start="2015-01-01")
+    ],
+}
+
+
+def _whole_and_fractional(values: list) -> tuple[bool, bool]:
+    numbers = [value for value in values if value is not None]
+    return any(type(v) is int for v in numbers), any(type(v) is float and not v.is_integer() for v in numbers)
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_a_spec_number_arrives_whole_in_some_items_and_fractional_in_others(world, field):
+    assert _whole_and_fractional(NUMBER_FIELDS[field](world)) == (True, True)
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_without_mixed_numbers_counts_limits_delays_and_deal_values_are_whole(field):
+    unmixed = World(seed=7, sizes={**SIZES, "leads": 600}, mixed_numbers=False)
+    assert _whole_and_fractional(NUMBER_FIELDS[field](unmixed)) == (True, False)
+
+
 def test_references_point_at_real_items(world):
     campaigns, accounts = set(world.ids("campaigns")), set(world.ids("accounts"))
     leads = set(world.ids("leads"))
