@@ -91,40 +91,40 @@ def test_empty_pages_and_stuck_cursors_on_5_percent_of_pages_lose_and_double_not
         assert warehouse.keys(name, key) == sorted(world.ids(name)), name
 
 
-def test_a_refused_resume_cursor_restarts_a_full_walk_from_its_first_page(duckdb_warehouse, simulator, world):
+def test_a_refused_resume_cursor_restarts_a_full_walk_from_its_first_page(warehouse, simulator, world):
     simulator.faults.add(Fault(path=LEADS_PATH, kind="status", status=503, after_requests=1))
-    duckdb_warehouse.sync(resources=["leads", "campaigns"], max_attempts=2)
-    stored = duckdb_warehouse.state("leads")["walk"]["cursor"]
+    warehouse.sync(resources=["leads", "campaigns"], max_attempts=2)
+    stored = warehouse.state("leads")["walk"]["cursor"]
     assert stored == world.ids("leads")[99]
 
     simulator.faults.clear()
     simulator.faults.add(Fault(path=LEADS_PATH, kind="reject_cursor", times=1))
     simulator.reset_requests()
-    result = duckdb_warehouse.sync(resources=["leads"])
+    result = warehouse.sync(resources=["leads"])
     assert _sent_cursors(simulator, LEADS_PATH)[:2] == [stored, None]
     assert "refused" in result.progress.of("leads").warnings[0]
-    assert duckdb_warehouse.query("select count(*), count(distinct id) from {ds}.leads") == [(230, 230)]
+    assert warehouse.query("select count(*), count(distinct id) from {ds}.leads") == [(230, 230)]
 
 
 def test_a_refused_resume_cursor_restarts_a_time_keyed_walk_from_its_high_water_mark(
-    duckdb_warehouse, simulator, world
+    warehouse, simulator, world
 ):
-    duckdb_warehouse.sync(resources=["emails"], **UNPACED_EMAILS)
+    warehouse.sync(resources=["emails"], **UNPACED_EMAILS)
     world.add("emails", 250)
     simulator.faults.add(Fault(path=EMAILS_PATH, kind="status", status=503, after_requests=1))
     simulator.reset_requests()
-    duckdb_warehouse.sync(resources=["emails", "campaigns"], max_attempts=2, **UNPACED_EMAILS)
+    warehouse.sync(resources=["emails", "campaigns"], max_attempts=2, **UNPACED_EMAILS)
     window = simulator.requests_to(EMAILS_PATH)[0].query["min_timestamp_created"]
-    assert duckdb_warehouse.state("emails")["walk"]["cursor"]
+    assert warehouse.state("emails")["walk"]["cursor"]
 
     simulator.faults.clear()
     simulator.faults.add(Fault(path=EMAILS_PATH, kind="reject_cursor", times=1))
     simulator.reset_requests()
-    duckdb_warehouse.sync(resources=["emails"], **UNPACED_EMAILS)
+    warehouse.sync(resources=["emails"], **UNPACED_EMAILS)
     rejected, restarted = simulator.requests_to(EMAILS_PATH)[:2]
     assert rejected.status == 400 and "starting_after" not in restarted.query
     assert restarted.query["min_timestamp_created"] == window
-    assert duckdb_warehouse.query("select count(*), count(distinct id) from {ds}.emails") == [(390, 390)]
+    assert warehouse.query("select count(*), count(distinct id) from {ds}.emails") == [(390, 390)]
 
 
 def test_an_item_deleted_under_a_stored_cursor_does_not_stop_the_next_walk(tmp_path):

@@ -303,7 +303,9 @@ class Analytics:
             0.08 * profile.random(),
         )
         has_null_step = profile.random() < 0.4
-        prices = profile.choice((_PRICES, _FRACTIONAL_PRICES)) if self.world.mixed_numbers else _PRICES
+        # a stream of its own, so that every other figure is the same with mixing on or off
+        priced_in_quarters = self.world.mixed_numbers and Rng(profile.p, 0x9A1C).random() < 0.5
+        prices = _FRACTIONAL_PRICES if priced_in_quarters else _PRICES
         rng = Rng(seed, 0xA7A1, index, day)
         ramp = min(1.0, (day - created + 1) / 5)
         total = int(volume * ramp * _weekday_factor(day) * (0.6 + 0.8 * rng.random()))

@@ -36,6 +36,7 @@ P_NULL = 0.22
 P_OTHER_KIND_OF_NUMBER = 0.3
 """With ``mixed_numbers``: how often a spec ``number`` drawn whole gets a half, and one drawn fractional is
 rounded whole."""
+_MIXING_STREAM = 0x313D
 _UUID_EXAMPLE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HHMM = "^([01][0-9]|2[0-3]):([0-5][0-9])$"
 
@@ -353,7 +354,8 @@ def _mixed(draw: Gen, high: float | None) -> Gen:
 
     def mixed(rng: Rng, ctx: Ctx) -> Any:
         value = draw(rng, ctx)
-        if not ctx.refs.mixed_numbers or rng.random() >= P_OTHER_KIND_OF_NUMBER:
+        # a stream of its own, so that every other value of the world is the same with mixing on or off
+        if not ctx.refs.mixed_numbers or Rng(rng.p, _MIXING_STREAM).random() >= P_OTHER_KIND_OF_NUMBER:
             return value
         if isinstance(value, float):
             return round(value)
