@@ -9,6 +9,7 @@ CI sweeps one seed; `FAULT_SWEEP_SEEDS=20 pytest tests/test_fault_sweep.py` swee
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,10 @@ from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Stra
 from sources.simulator import Fault, Simulator, World
 from sources.simulator.faults import KINDS
 
-from .conftest import POSTGRES_URL, SMALL_WORLD, Warehouse, drop_postgres_dataset
+from .conftest import POSTGRES_URL, SMALL_WORLD, Warehouse, drop_postgres_dataset, require_postgres
 
 SEEDS = range(int(os.environ.get("FAULT_SWEEP_SEEDS", "1")))
-LISTS = [e for e in ENDPOINTS if e.kind is Kind.LIST]
+KEYED_LISTS = [e for e in ENDPOINTS if e.kind is Kind.LIST and isinstance(e.primary_key, str)]
 # every request may take up to this long: `slow` answers take longer, so they time out and are retried
 TIMEOUT = 0.5
 SYNC_ARGS = {"request_timeout_seconds": TIMEOUT, "emails_requests_per_minute": 10_000, "max_attempts": 4}
@@ -67,75 +68,103 @@ def test_the_sweep_covers_every_fault_kind_the_simulator_has():
     assert {fault.kind for make in SWEEP.values() for fault in make(0)} == set(KINDS)
 
 
-@pytest.fixture
-def swept_world(request: pytest.FixtureRequest) -> World:
+@dataclass
+class Site:
+    """One sweep seed's workspace behind its simulator, shared by every kind and engine of the seed, and what
+    a clean sync of it loads into each engine (the truth a swept warehouse must end equal to)."""
+
+    seed: int
+    world: World
+    simulator: Simulator
+    clean: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def site(request: pytest.FixtureRequest) -> Iterator[Site]:
     sizes = {**SMALL_WORLD, "leads": 600, "emails": 250, "audit_logs": 1_100}  # a few pages each
-    return World(seed=request.node.callspec.params["seed"] + 100, sizes=sizes)
-
-
-@pytest.fixture
-def swept_simulator(swept_world: World) -> Iterator[Simulator]:
-    with Simulator(swept_world) as simulator:
-        yield simulator
+    world = World(seed=request.param + 100, sizes=sizes)
+    with Simulator(world) as simulator:
+        yield Site(request.param, world, simulator)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def warehouses(request, tmp_path: Path, swept_simulator: Simulator) -> Iterator[tuple[Warehouse, Warehouse]]:
-    """The swept warehouse, and a reference on the same engine that a clean sync fills."""
-    if request.param == "duckdb":
-        names = ("swept", "reference")
-        yield tuple(
-            Warehouse(Target(duckdb_path=str(tmp_path / f"{n}.duckdb")), str(tmp_path / n), swept_simulator)
-            for n in names
+def engine(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        require_postgres()
+    return request.param
+
+
+def warehouse_on(engine: str, site: Site, where: Path) -> Warehouse:
+    if engine == "duckdb":
+        target = Target(duckdb_path=str(where / "warehouse.duckdb"))
+    else:
+        target = Target(
+            "postgres", f"instantly_sweep_{uuid.uuid4().hex[:10]}", postgres_credentials=POSTGRES_URL
         )
-        return
-    datasets = [request.getfixturevalue("postgres_dataset"), f"instantly_reference_{uuid.uuid4().hex[:10]}"]
-    targets = [Target("postgres", dataset, postgres_credentials=POSTGRES_URL) for dataset in datasets]
-    try:
-        yield tuple(Warehouse(t, str(tmp_path / t.dataset), swept_simulator) for t in targets)
-    finally:
-        drop_postgres_dataset(datasets[1])
+    return Warehouse(target, str(where / "pipelines"), site.simulator)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.fixture
+def swept(engine: str, site: Site, tmp_path: Path) -> Iterator[Warehouse]:
+    warehouse = warehouse_on(engine, site, tmp_path)
+    yield warehouse
+    site.simulator.faults.clear()
+    if engine == "postgres":
+        drop_postgres_dataset(warehouse.target.dataset)
+
+
+@pytest.fixture
+def clean(engine: str, site: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """What a clean sync of the site loads on this engine, synced once per seed and engine."""
+    if engine not in site.clean:
+        reference = warehouse_on(engine, site, tmp_path_factory.mktemp("clean"))
+        try:
+            reference.sync(**SYNC_ARGS)
+            site.clean[engine] = _contents(reference)
+        finally:
+            if engine == "postgres":
+                drop_postgres_dataset(reference.target.dataset)
+    return site.clean[engine]
+
+
 @pytest.mark.parametrize("kind", SWEEP)
 def test_a_faulty_sync_and_one_clean_rerun_leave_the_warehouse_equal_to_the_simulators_truth(
-    warehouses, swept_simulator, swept_world, kind, seed
+    clean, swept, site, kind
 ):
-    swept, reference = warehouses
-    faults = [swept_simulator.faults.add(fault) for fault in SWEEP[kind](seed)]
+    faults = [site.simulator.faults.add(fault) for fault in SWEEP[kind](site.seed)]
     swept.sync(**SYNC_ARGS)
     assert all(fault.fired for fault in faults), [(f.kind, f.seen, f.fired) for f in faults]
-    swept_simulator.faults.clear()
+    site.simulator.faults.clear()
     assert swept.sync(**SYNC_ARGS).progress.failed() == {}
-    reference.sync(**SYNC_ARGS)
 
-    for endpoint in LISTS:
-        key = endpoint.primary_key
-        if isinstance(key, str):
-            assert swept.keys(endpoint.name, key) == sorted(swept_world.ids(endpoint.name)), endpoint.name
-    tables = _tables(reference)
-    assert _tables(swept) == tables
-    for table in tables:
-        assert _rows(swept, table) == _rows(reference, table), table
+    pipeline = make_pipeline(swept.target, swept.pipelines_dir)
+    with pipeline.sql_client() as client:
+        for endpoint in KEYED_LISTS:
+            table = client.make_qualified_table_name(endpoint.name)
+            keys = sorted(row[0] for row in client.execute_sql(f"select {endpoint.primary_key} from {table}"))
+            assert keys == sorted(site.world.ids(endpoint.name)), endpoint.name
+    assert _contents(swept) == clean
 
 
-def _tables(warehouse: Warehouse) -> list[str]:
-    schema = make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema
-    return sorted(name for name in schema.data_table_names() if not name.startswith("_dlt"))
-
-
-def _rows(warehouse: Warehouse, table: str) -> list[str]:
-    """The table's rows without dlt's own columns (ids differ between loads), in a stable order. A snapshot
+def _contents(warehouse: Warehouse) -> dict[str, list[str]]:
+    """Every table's rows without dlt's own columns (ids differ between loads), in a stable order. A snapshot
     table keeps one row per run: its newest is compared, without the run's time."""
-    schema = make_pipeline(warehouse.target, warehouse.pipelines_dir).default_schema
-    columns = sorted(
-        c for c in schema.get_table_columns(table) if not c.startswith("_dlt") or c == "_dlt_list_idx"
-    )
-    where = ""
-    endpoint = ENDPOINTS_BY_NAME.get(table)
-    if endpoint is not None and endpoint.strategy is Strategy.SNAPSHOT:
-        columns.remove(endpoint.primary_key)
-        where = f" where {endpoint.primary_key} = (select max({endpoint.primary_key}) from {{ds}}.{table})"
-    rows = warehouse.query(f"select {', '.join(columns)} from {{ds}}.{table}{where}")
-    return sorted(repr(row) for row in rows)
+    pipeline = make_pipeline(warehouse.target, warehouse.pipelines_dir)
+    schema = pipeline.default_schema
+    contents = {}
+    with pipeline.sql_client() as client:
+        for table in sorted(name for name in schema.data_table_names() if not name.startswith("_dlt")):
+            columns = sorted(
+                c for c in schema.get_table_columns(table) if c == "_dlt_list_idx" or c[:4] != "_dlt"
+            )
+            qualified = client.make_qualified_table_name(table)
+            where = ""
+            endpoint = ENDPOINTS_BY_NAME.get(table)
+            if endpoint is not None and endpoint.strategy is Strategy.SNAPSHOT:
+                columns.remove(endpoint.primary_key)
+                where = (
+                    f" where {endpoint.primary_key} = (select max({endpoint.primary_key}) from {qualified})"
+                )
+            rows = client.execute_sql(f"select {', '.join(columns)} from {qualified}{where}")
+            contents[table] = sorted(repr(tuple(row)) for row in rows)
+    return contents
