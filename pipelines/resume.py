@@ -83,8 +83,10 @@ def _restart_package(
             f"DELETE FROM {sql.make_qualified_table_name(table)} WHERE {load_id_column} = %s", load_id
         )
 
-    # the database first: killed before these moves, the next run finds the same jobs to restart
-    for state, job in jobs:
+    # the database first: killed before these moves, the next run finds the same jobs to restart. Completed
+    # copies move before started ones: killed in between, an unrecorded started job is still there to
+    # say its table must start over, so no completed copy whose rows were deleted stays marked done
+    for state, job in sorted(jobs, key=lambda state_job: state_job[0] != "completed_jobs"):
         name = job.file_name()
         if job.file_format == MERGE_JOB_FORMAT:
             if job.table_name in unmerged and state in ("new_jobs", "started_jobs"):

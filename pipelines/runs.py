@@ -20,7 +20,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from destinations import Target, models
 from sources.instantly import configured_rate_limits, current_workspace_id, settings
-from sources.instantly.errors import ConfigError, InstantlyError
+from sources.instantly.errors import ConfigError, InstantlyError, ResourcesFailed
 from sources.instantly.progress import ResourceStats, RunProgress
 
 from .lock import datasets_locked
@@ -187,6 +187,8 @@ def _sync_workspace(run: WorkspaceRun, options: SyncOptions, label: str) -> None
                 progress_label=label,
             )
         )
+    except ResourcesFailed as exc:  # every resource failed, after committing what it had fetched
+        run.result, run.error = exc.result, exc
     except Exception as exc:  # one workspace's failure is reported; the others go on
         run.error = exc
     finally:
@@ -242,7 +244,8 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
         stats = run.progress.resources.get(resource)
         failed_alone = stats.failed if stats else None
         skipped = stats.skipped if stats else None
-        status = "failed" if run.error or failed_alone else ("skipped" if skipped else "ok")
+        stopped = run.error is not None and result is None  # the run never got through its resources
+        status = "failed" if stopped or failed_alone else ("skipped" if skipped else "ok")
         rows.append(
             {
                 "run_id": report.run_id,
@@ -262,7 +265,7 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
                 "parents_skipped": stats.parents_skipped if stats else 0,
                 "cursor_before": cursor_summary(before.get(resource)),
                 "cursor_after": cursor_summary(after.get(resource)),
-                "error": failed_alone or (describe_error(run.error) if run.error else _reason(stats)),
+                "error": failed_alone or (describe_error(run.error) if stopped else _reason(stats)),
                 "warnings": "; ".join(stats.warnings) if stats and stats.warnings else None,
             }
         )

@@ -108,18 +108,18 @@ def run_sync(options: SyncOptions) -> SyncResult:
         ):
             remove_orphan_extracts(pipeline)
             _run_slices(pipeline, options, names, build_source, result)
-    _raise_if_nothing_synced(progress, names)
+    _raise_if_nothing_synced(progress, names, result)
     return result
 
 
-def _raise_if_nothing_synced(progress: RunProgress, names: list[str]) -> None:
+def _raise_if_nothing_synced(progress: RunProgress, names: list[str], result: SyncResult) -> None:
     """A run in which every resource that fetched anything failed has failed, whatever it committed of
     them (their cursors resume them): say so as an error, not as a partial sync."""
     fetched = {name: progress.resources[name] for name in names if name in progress.resources}
     failed = {name: stats.failed for name, stats in fetched.items() if stats.failed}
     if failed and all(not stats.ok for stats in fetched.values()):
         first = next(stats.failure for stats in fetched.values() if stats.failed)
-        raise ResourcesFailed(failed) from first
+        raise ResourcesFailed(failed, result) from first
 
 
 def _run_slices(
@@ -149,7 +149,7 @@ def _run_slices(
         _load(pipeline, options.target, normalized, result)
         states = resource_states(pipeline)
         names = [n for n in names if walk_in_progress(states.get(n, {})) and progress.of(n).ok]
-    progress.fail_orphans(selected, FAN_OUT_PARENTS)
+    progress.mark_orphans(selected, FAN_OUT_PARENTS)
     result.states_after = copy.deepcopy(resource_states(pipeline))
 
 

@@ -3,16 +3,19 @@ A parent deleted before its fan-out is skipped; a key or plan refused mid-run st
 """
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
 
 from pipelines.messages import ExitCode
-from sources.instantly.endpoints import ENDPOINTS, FAN_OUT_PARENTS, Kind
+from sources.instantly.arrow_rows import ArrowTables
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, FAN_OUT_PARENTS, Kind
 from sources.instantly.errors import AuthError
-from sources.simulator import Fault
+from sources.instantly.items import ItemPreparer
+from sources.simulator import Fault, Simulator, World
 
-from .conftest import cli_args, run_cli
+from .conftest import cli_args, duckdb_warehouse_for, run_cli
 
 EMAILS_PATH = "/api/v2/emails"
 MAPPINGS = "account_campaign_mappings"
@@ -188,3 +191,77 @@ def test_a_run_with_one_failed_resource_exits_7_naming_it_on_stderr_and_in_sync_
     with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
         audit = connection.execute("select count(*), count(distinct id) from instantly.audit_logs").fetchone()
     assert audit == (len(world.ids("audit_logs")),) * 2
+
+
+def test_a_bug_of_ours_while_preparing_a_page_resumes_at_that_page_next_run(
+    duckdb_warehouse, simulator, world, monkeypatch
+):
+    """The cursor moves before a page's rows are yielded; failing before they were, it moves back."""
+    second_page_first_id = world.ids("leads")[100]
+    prepare = ItemPreparer.prepare
+
+    def failing_on_the_second_page(self, items, needs_cleaning):
+        if items and items[0].get("id") == second_page_first_id:
+            raise RuntimeError("a bug of ours")
+        return prepare(self, items, needs_cleaning)
+
+    monkeypatch.setattr(ItemPreparer, "prepare", failing_on_the_second_page)
+    result = duckdb_warehouse.sync(resources=["leads", "campaigns"])
+    assert result.progress.failed()["leads"] == "RuntimeError: a bug of ours"
+    assert duckdb_warehouse.state("leads")["walk"]["cursor"] == world.ids("leads")[99]
+    assert duckdb_warehouse.keys("leads") == sorted(world.ids("leads")[:100])
+
+    monkeypatch.setattr(ItemPreparer, "prepare", prepare)
+    duckdb_warehouse.sync(resources=["leads"])
+    assert duckdb_warehouse.query("select count(*), count(distinct id) from {ds}.leads") == [(230, 230)]
+
+
+def test_batches_that_cannot_be_built_leave_the_walk_where_the_slice_began(
+    duckdb_warehouse, simulator, world, monkeypatch
+):
+    def failing(self, items):
+        raise RuntimeError("cannot build")
+
+    monkeypatch.setattr(ArrowTables, "build", failing)
+    result = duckdb_warehouse.sync(resources=["leads", "campaigns"])
+    assert result.progress.failed()["leads"] == "RuntimeError: cannot build"
+    assert duckdb_warehouse.state("leads") == {}
+    monkeypatch.undo()
+    duckdb_warehouse.sync(resources=["leads"])
+    assert duckdb_warehouse.keys("leads") == sorted(world.ids("leads"))
+
+
+def test_a_daily_report_with_one_window_gone_is_not_recorded_as_fetched_for_that_batch(tmp_path):
+    world = World(seed=4, sizes={"accounts": 5, "campaigns": 2})
+    start = (datetime.now(UTC).date() - timedelta(days=99)).isoformat()  # four 31-day windows a batch
+    with Simulator(world) as simulator:
+        warehouse = duckdb_warehouse_for(tmp_path, simulator)
+        path = ENDPOINTS_BY_NAME["account_analytics_daily"].path
+        simulator.faults.add(Fault(path=path, kind="status", status=404, after_requests=1, times=1))
+        result = warehouse.sync(resources=["account_analytics_daily"], start_date=start)
+
+        def emails(request) -> frozenset[str]:
+            value = request.query["emails"]
+            return frozenset(value if isinstance(value, list) else value.split(","))
+
+        requests = simulator.requests_to(path)
+        refused = next(i for i, r in enumerate(requests) if r.status == 404)
+        gone = emails(requests[refused])
+        assert result.progress.of("account_analytics_daily").parents_skipped == len(gone)
+        assert [r for r in requests[refused + 1 :] if emails(r) == gone] == []  # its later windows
+        fetched = warehouse.state("account_analytics_daily")["fetched_through"]
+        assert set(fetched) == set(world.ids("accounts")) - gone
+
+        warehouse.sync(resources=["account_analytics_daily"], start_date=start)
+        expected = world.account_daily(world.ids("accounts"), start, datetime.now(UTC).date().isoformat())
+        assert warehouse.count("account_analytics_daily") == len(expected)
+
+
+def test_a_fan_out_whose_parent_walk_ended_early_says_so(duckdb_warehouse, simulator):
+    simulator.world.add("accounts", 150)  # two pages
+    simulator.faults.add(Fault(path="/api/v2/accounts", kind="stuck_cursor"))
+    result = duckdb_warehouse.sync(resources=["accounts", MAPPINGS])
+    assert result.progress.of("accounts").ended_early
+    assert result.progress.of(MAPPINGS).warnings == [
+        "its parent accounts ended its walk early: only its items fetched have rows"
+    ]

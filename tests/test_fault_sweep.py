@@ -17,11 +17,13 @@ import pytest
 from destinations import Target
 from pipelines.sync import make_pipeline
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Strategy
+from sources.instantly.settings import PAGE_REASKS
 from sources.simulator import Fault, Simulator, World
 from sources.simulator.faults import KINDS
 
 from .conftest import POSTGRES_URL, SMALL_WORLD, Warehouse, drop_postgres_dataset, require_postgres
 
+LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
 SEEDS = range(int(os.environ.get("FAULT_SWEEP_SEEDS", "1")))
 KEYED_LISTS = [e for e in ENDPOINTS if e.kind is Kind.LIST and isinstance(e.primary_key, str)]
 # every request may take up to this long: `slow` answers take longer, so they time out and are retried
@@ -58,8 +60,12 @@ SWEEP: dict[str, Callable[[int], list[Fault]]] = {
     "error_200": lambda seed: [Fault(kind="error_200", after_requests=seed % 40, times=2)],
     "repeat_item": lambda seed: [Fault(kind="repeat_item", probability=0.3, seed=seed)],
     "rewrite": lambda seed: [Fault(path=_one_endpoint(seed), kind="rewrite", body=lambda body: body[:-1])],
-    "empty_page": lambda seed: [Fault(kind="empty_page", after_requests=seed % 8, times=3)],
-    "stuck_cursor": lambda seed: [Fault(kind="stuck_cursor", after_requests=seed % 8, times=3)],
+    # every answer to one page of a walk: it ends early
+    "empty_page": lambda seed: [
+        Fault(path=LEADS_PATH, kind="empty_page", after_requests=seed % 4, times=PAGE_REASKS + 1)
+    ],
+    # fewer than a page's answers: asking again clears it
+    "stuck_cursor": lambda seed: [Fault(kind="stuck_cursor", after_requests=seed % 8, times=PAGE_REASKS)],
     "reject_cursor": lambda seed: [Fault(kind="reject_cursor", after_requests=seed % 8, times=3)],
 }
 
@@ -132,8 +138,9 @@ def test_a_faulty_sync_and_one_clean_rerun_leave_the_warehouse_equal_to_the_simu
     clean, swept, site, kind
 ):
     faults = [site.simulator.faults.add(fault) for fault in SWEEP[kind](site.seed)]
-    swept.sync(**SYNC_ARGS)
+    faulty = swept.sync(**SYNC_ARGS)
     assert all(fault.fired for fault in faults), [(f.kind, f.seen, f.fired) for f in faults]
+    assert faulty.progress.of("leads").ended_early == (kind == "empty_page")
     site.simulator.faults.clear()
     assert swept.sync(**SYNC_ARGS).progress.failed() == {}
 

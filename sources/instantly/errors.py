@@ -37,8 +37,9 @@ class RetriesExhausted(ApiError):
 class ResourcesFailed(InstantlyError):
     """Every selected resource failed (each alone, after its retries): the run as a whole failed."""
 
-    def __init__(self, failures: dict[str, str]):
+    def __init__(self, failures: dict[str, str], result: object = None):
         self.failures = failures
+        self.result = result  # what the run did commit: their pages before the failures, and cursors
         (first, reason), *others = failures.items()
         more = f" (and {len(others)} more)" if others else ""
         prefix = "every selected resource failed; " if others else ""

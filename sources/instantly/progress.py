@@ -21,6 +21,7 @@ class ResourceStats:
     failed: str | None = None  # why the resource failed in this run (the others went on), if it did
     failure: Exception | None = field(default=None, repr=False)  # and the error itself
     parents_skipped: int = 0  # fan-out parents that were gone (404) when their turn came
+    ended_early: bool = False  # the walk stopped before the API said it was done (see `Walk.end_early`)
     warnings: list[str] = field(default_factory=list)  # what the run noticed and worked around
     seconds: float = 0.0  # time spent fetching, over every slice of the run
 
@@ -64,17 +65,22 @@ class RunProgress:
         with self._lock:
             return {name: s.failed for name, s in self.resources.items() if s.failed}
 
-    def fail_orphans(self, names: list[str], parents: Mapping[str, str]) -> None:
-        """A fan-out resource of `names` whose parent failed holds only what the parent yielded before: it
-        failed too (though it may have fetched nothing at all)."""
+    def mark_orphans(self, names: list[str], parents: Mapping[str, str]) -> None:
+        """A fan-out resource of `names` holds only what its parent yielded: when the parent failed, it
+        failed too (though it may have fetched nothing at all); when the parent's walk ended early, it says
+        so."""
         with self._lock:
             for name in names:
                 parent = self.resources.get(parents.get(name, ""))
-                if parent is None or not parent.failed:
+                if parent is None or (parent.ok and not parent.ended_early):
                     continue
                 stats = self.resources.setdefault(name, ResourceStats())
-                if stats.ok:
+                if parent.failed and stats.ok:
                     stats.failed = f"its parent {parents[name]} failed, so it is incomplete: {parent.failed}"
+                elif parent.ended_early:
+                    stats.warn(
+                        f"its parent {parents[name]} ended its walk early: only its items fetched have rows"
+                    )
 
     def line(self) -> str:
         with self._lock:

@@ -5,6 +5,7 @@ policy (`Fetcher.tracking`): a 403 (the key lacks this endpoint's scope) skips t
 failure fails that resource alone, and the run goes on.
 """
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -69,33 +70,50 @@ class Fetcher:
     # --- root lists -------------------------------------------------------------------------------------
 
     def walk(self, endpoint: Endpoint, checkpoint: bool) -> Iterator[Any]:
-        """Walk a list from its stored cursor; stop at the checkpoint deadline with the cursor stored."""
+        """Walk a list from its stored cursor; stop at the checkpoint deadline with the cursor stored.
+
+        The cursor moves before a page's rows are yielded (dlt commits state and rows together). So should
+        the resource fail, its state goes back to where every row it passed had been handed over: after
+        the last page yielded whole, or, when the held batches cannot be built, to the slice's start.
+        """
         state = dlt.current.resource_state()
-        walk = Walk(endpoint, state, self.config.start_date, self.config.overlap)
+        at_start = copy.deepcopy(state)
+        handed_over = at_start
         stats = self.progress.of(endpoint.name)
         deadline = time.monotonic() + self.config.checkpoint_seconds if checkpoint else float("inf")
-        batches = self._batches(endpoint)
-        keys = KeyLedger(endpoint.key_fields) if batches and self.config.declare_distinct_keys else None
-        with self.tracking(endpoint, stats, on_skip=walk.abandon_if_unstarted), self.client() as client:
-            preparer = ItemPreparer(endpoint)
-            ended_early = False
-            for page in self._resumed_pages(client, endpoint, walk, stats):
-                walk.advance(page.next_cursor, page.server_time)
-                items, rejected = preparer.prepare(page.items, page.needs_cleaning)
-                kept = walk.keep(items)
-                if keys:
-                    keys.add(kept)
-                yield from self._emit(kept, rejected, stats, batches)
-                ended_early = page.ended_early
-                if not walk.complete and time.monotonic() >= deadline:
-                    break  # checkpoint: the cursor in state resumes this walk in the next slice
-            else:
-                if ended_early:
-                    walk.end_early()
+        batches = keys = walk = None
+
+        def on_skip() -> None:
+            if walk is not None:
+                walk.abandon_if_unstarted()
+
+        with self.tracking(endpoint, stats, on_skip, on_fail=lambda: _restore(state, handed_over)):
+            walk = Walk(endpoint, state, self.config.start_date, self.config.overlap)
+            batches = self._batches(endpoint)
+            keys = KeyLedger(endpoint.key_fields) if batches and self.config.declare_distinct_keys else None
+            with self.client() as client:
+                preparer = ItemPreparer(endpoint)
+                ended_early = False
+                for page in self._resumed_pages(client, endpoint, walk, stats):
+                    walk.advance(page.next_cursor, page.server_time)
+                    items, rejected = preparer.prepare(page.items, page.needs_cleaning)
+                    kept = walk.keep(items)
+                    if keys:
+                        keys.add(kept)
+                    yield from self._emit(kept, rejected, stats, batches)
+                    handed_over = copy.deepcopy(state)
+                    ended_early = page.ended_early
+                    if not walk.complete and time.monotonic() >= deadline:
+                        break  # checkpoint: the cursor in state resumes this walk in the next slice
                 else:
-                    walk.finish()
+                    stats.ended_early = ended_early
+                    if ended_early:
+                        walk.end_early()
+                    else:
+                        walk.finish()
         if batches:  # everything the cursor in state has passed is yielded, as dlt commits both together
-            yield from batches.close(deduplicated_hints(keys.all_distinct()) if keys else None)
+            with self.tracking(endpoint, stats, on_fail=lambda: _restore(state, at_start)):
+                yield from batches.close(deduplicated_hints(keys.all_distinct()) if keys else None)
 
     def _resumed_pages(
         self, client: InstantlyClient, endpoint: Endpoint, walk: Walk, stats: ResourceStats
@@ -137,9 +155,10 @@ class Fetcher:
             return  # said once for the resource, not again for every page of parents
         with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
+            gone: set[str] = set()
             for value in _parent_values(parents, fan_out.parent_field):
                 params, path = _parent_request(endpoint, value)
-                with self.parent_gone_skipped(stats, 1):
+                with self.parents_gone_skipped(stats, [value], gone):
                     for page in client.paginate(endpoint, params, None, stats, path=path):
                         with_parent = _with_column(page.items, fan_out.column, value)
                         items, rejected = preparer.prepare(with_parent, page.needs_cleaning)
@@ -155,10 +174,13 @@ class Fetcher:
             return  # said once for the resource, not again for every page of parents
         with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
-            for params, column_value, done in self._report_requests(endpoint, parents, fetched_through):
+            gone: set[str] = set()
+            for request in self._report_requests(endpoint, parents, fetched_through):
+                if request.parents and gone.issuperset(request.parents):
+                    continue  # gone since an earlier window: their other windows are not asked for
                 answer = None
-                with self.parent_gone_skipped(stats, endpoint.fan_out.batch if endpoint.fan_out else 0):
-                    answer = client.request(endpoint, stats, params=params)
+                with self.parents_gone_skipped(stats, request.parents, gone):
+                    answer = client.request(endpoint, stats, params=request.params)
                 if answer is None:
                     continue
                 response, body = answer
@@ -168,24 +190,24 @@ class Fetcher:
                 if endpoint.strategy is Strategy.SNAPSHOT:
                     rows = [{**row, "synced_at": self.config.synced_at} for row in rows]
                 column = endpoint.fan_out.column if endpoint.fan_out else None
-                with_parent = _with_column(rows, column, column_value)
+                with_parent = _with_column(rows, column, request.column_value)
                 items, rejected = preparer.prepare(with_parent, needs_cleaning(response.content))
                 yield from self._emit(items, rejected, stats)
-                for value in done:
-                    fetched_through[value] = self.config.today.isoformat()
+                for value in request.done:
+                    if value not in gone:  # one of a batch's windows skipped: its days are not all here
+                        fetched_through[value] = self.config.today.isoformat()
 
     def _report_requests(
         self, endpoint: Endpoint, parents: list[dict[str, Any]] | None, fetched_through: dict[str, str]
-    ) -> Iterator[tuple[dict[str, Any], Any, list[str]]]:
-        """(params, value for the parent column, parent values fully fetched after this request)."""
+    ) -> Iterator["ReportRequest"]:
         full_range = self._date_params(endpoint, self.config.start_date.date(), self.config.today)
         if endpoint.fan_out is None:
-            yield full_range, None, []
+            yield ReportRequest(full_range)
             return
         fan_out = endpoint.fan_out
         if endpoint.strategy is not Strategy.DAILY:
             for value in _parent_values(parents or [], fan_out.parent_field):
-                yield {**full_range, fan_out.param: value}, value, []
+                yield ReportRequest({**full_range, fan_out.param: value}, value, [value])
             return
         by_first_day: dict[date, list[str]] = {}
         for parent in parents or []:
@@ -210,7 +232,7 @@ class Fetcher:
                         **self._date_params(endpoint, window_start, window_end),
                         fan_out.param: param_value,
                     }
-                    yield params, column_value, done
+                    yield ReportRequest(params, column_value, batch, done)
 
     @staticmethod
     def _date_params(endpoint: Endpoint, start: date, end: date) -> dict[str, str]:
@@ -230,7 +252,13 @@ class Fetcher:
     # --- shared ---------------------------------------------------------------------------------------
 
     @contextmanager
-    def tracking(self, endpoint: Endpoint, stats: ResourceStats, on_skip: Callable[[], None] | None = None):
+    def tracking(
+        self,
+        endpoint: Endpoint,
+        stats: ResourceStats,
+        on_skip: Callable[[], None] | None = None,
+        on_fail: Callable[[], None] | None = None,
+    ):
         """Times the resource's work for the run report, and keeps a failure to its resource.
 
         A 403 (the key lacks this endpoint's scope) skips the resource with a warning. Any other failure (a
@@ -253,21 +281,24 @@ class Fetcher:
             stats.failed = self._describe(exc)
             stats.failure = exc.with_traceback(None)  # no frames kept: they would hold the walk's pages
             logger.info("%s failed, the other resources go on: %s", endpoint.name, stats.failed)
+            if on_fail:
+                on_fail()
         finally:
             stats.finished()
 
     @staticmethod
     @contextmanager
-    def parent_gone_skipped(stats: ResourceStats, parents: int):
-        """A fan-out request about `parents` parent items answered 404: they were deleted after the parent
-        list was read. They are skipped (counted in the report) and the resource goes on. A 404 naming the
+    def parents_gone_skipped(stats: ResourceStats, parents: list[str], gone: set[str]):
+        """A fan-out request about `parents` answered 404: they were deleted after the parent list was read.
+        They join `gone`, skipped (counted once in the report), and the resource goes on. A 404 naming the
         route (`Route GET:/api/v2/... not found`) means the endpoint itself is gone, which is a failure."""
         try:
             yield
         except ApiError as exc:
             if not parents or exc.status != 404 or exc.detail.startswith(settings.ROUTE_NOT_FOUND):
                 raise
-            stats.parents_skipped += parents
+            stats.parents_skipped += len(set(parents) - gone)
+            gone.update(parents)
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc) if isinstance(exc, InstantlyError) else f"{type(exc).__name__}: {exc}"
@@ -335,6 +366,22 @@ def _with_hints(batch: Any, columns: dict[str, Any], table_hints: dict[str, Any]
         return batch
     hints = dlt.mark.make_hints(columns=columns or None, additional_table_hints=table_hints)
     return dlt.mark.with_hints(batch, hints)
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One report request: its parameters, the value for the parent column of its rows (one parent), the
+    parent values it asks about, and those whose every day is fetched once it is answered."""
+
+    params: dict[str, Any]
+    column_value: Any = None
+    parents: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+
+def _restore(state: dict[str, Any], snapshot: dict[str, Any]) -> None:
+    state.clear()
+    state.update(copy.deepcopy(snapshot))
 
 
 def _parent_values(parents: list[dict[str, Any]], parent_field: str) -> list[str]:
