@@ -1,5 +1,6 @@
 """The `instantly-sync` command as a user runs it: a real process against the simulator."""
 
+import time
 from pathlib import Path
 
 from pipelines.messages import ExitCode
@@ -67,12 +68,18 @@ def test_a_run_stopped_midway_names_the_failure_and_what_to_do_never_that_the_pr
     than dlt waits for its extract threads to stop (2 s): dlt then logs that the process "will most probably
     lock indefinitely"."""
 
-    def revoke_the_key(body: bytes) -> bytes:
+    slow = Fault(path="/api/v2/audit-logs", kind="slow", delay=3, times=1)
+
+    def revoke_the_key_once_audit_logs_waits(body: bytes) -> bytes:
+        waiting = time.monotonic() + 10
+        while not slow.fired and time.monotonic() < waiting:  # the resources start in no fixed order
+            time.sleep(0.01)
         simulator.revoke_key(simulator.api_key)
         return body
 
-    simulator.faults.add(Fault(path="/api/v2/leads/list", kind="rewrite", body=revoke_the_key, times=1))
-    slow = simulator.faults.add(Fault(path="/api/v2/audit-logs", kind="slow", delay=3, times=1))
+    revoke = revoke_the_key_once_audit_logs_waits
+    simulator.faults.add(Fault(path="/api/v2/leads/list", kind="rewrite", body=revoke, times=1))
+    simulator.faults.add(slow)
     done = run_cli(*cli_args(tmp_path, "--resources", "leads,audit_logs"), env=cli_env, cwd=tmp_path)
     assert done.returncode == ExitCode.AUTH
     assert slow.fired == 1
