@@ -21,7 +21,7 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 from destinations import Target, models
 from sources.instantly import configured_rate_limits, current_workspace_id, settings
 from sources.instantly.errors import ConfigError, InstantlyError, ResourcesFailed
-from sources.instantly.progress import ResourceStats, RunProgress
+from sources.instantly.progress import RunProgress
 
 from .lock import datasets_locked
 from .messages import ExitCode, describe_error
@@ -265,16 +265,11 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
                 "parents_skipped": stats.parents_skipped if stats else 0,
                 "cursor_before": cursor_summary(before.get(resource)),
                 "cursor_after": cursor_summary(after.get(resource)),
-                "error": failed_alone or (describe_error(run.error) if stopped else _reason(stats)),
+                "error": failed_alone or (describe_error(run.error) if stopped else skipped),
                 "warnings": "; ".join(stats.warnings) if stats and stats.warnings else None,
             }
         )
     return rows
-
-
-def _reason(stats: ResourceStats | None) -> str | None:
-    """Why a resource was skipped, if it was."""
-    return stats.skipped if stats else None
 
 
 def cursor_summary(state: dict[str, Any] | None) -> str | None:
