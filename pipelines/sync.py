@@ -32,10 +32,11 @@ from dlt.extract import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target, duckdb_memory, models, opening, split_numbers
+from destinations import Target, deletions, duckdb_memory, models, opening, split_numbers
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.columns import number_columns
-from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
+from sources.instantly.deletions import complete_walks, marks_deletions
+from sources.instantly.endpoints import ENDPOINTS_BY_NAME, FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
@@ -147,10 +148,25 @@ def _run_slices(
         refresh = None
         normalized = pipeline.normalize()
         _load(pipeline, options.target, normalized, result)
+        _mark_deleted(pipeline, options.target, progress, selected)
         states = resource_states(pipeline)
         names = [n for n in names if walk_in_progress(states.get(n, {})) and progress.of(n).ok]
     progress.mark_orphans(selected, FAN_OUT_PARENTS)
     result.states_after = copy.deepcopy(resource_states(pipeline))
+
+
+def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, selected: list[str]) -> None:
+    """After a load: the rows that walks which reached their end whole in it did not meet are marked deleted
+    (or removed), and those they met again live (`destinations.deletions`). Alterations take turns with
+    loads."""
+    tables = [
+        name for name in selected if name in ENDPOINTS_BY_NAME and marks_deletions(ENDPOINTS_BY_NAME[name])
+    ]
+    walks = complete_walks(progress, selected)
+    with _load_lock(target):
+        deletions.ensure_deleted_columns(pipeline, tables)
+        for swept in deletions.sweep(pipeline, walks):
+            progress.of(swept.table).deleted += swept.marked
 
 
 def selected_resources(resources: list[str] | None) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from dlt.extract import DltResource
 from . import settings
 from .client import InstantlyClient, RetryPolicy
 from .columns import nested_hints, resource_columns
+from .deletions import Deletes
 from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, check_resource_names
 from .errors import ApiError, ConfigError
 from .labels import enum_label_rows
@@ -56,6 +57,7 @@ def instantly_source(
     workspace_name: str | None = None,
     arrow_fast_path: bool = True,
     declare_distinct_keys: bool = False,
+    deletes: str = settings.DEFAULT_DELETES,
     progress: RunProgress | None = None,
 ) -> list[DltResource]:
     """Every selected Instantly endpoint as a merge resource named like its table.
@@ -72,6 +74,9 @@ def instantly_source(
     `declare_distinct_keys`: those endpoints' walks declare a load package's staging data deduplicated when
     no key repeats in it, which spares dlt's merge its costliest step. Only for callers that resume a package
     with each staging copy run once (see `merging`), as `pipelines.sync` does.
+
+    `deletes` (`soft`, `hard`, `off`): whether walks over whole collections keep the keys they meet, for the
+    caller to mark the rows they did not meet (`deletions`; `pipelines.sync` sweeps them after each load).
     """
     if not api_key or not api_key.strip():
         raise ConfigError(
@@ -84,6 +89,7 @@ def instantly_source(
             f"base_url {base_url!r} is not an http(s) URL with a host; set SOURCES__INSTANTLY__BASE_URL or "
             "`base_url` under [sources.instantly] (default https://api.instantly.ai)"
         )
+    deletes_mode = parse_deletes(deletes)
     start = parse_time(start_date)
     if start is None:
         raise ConfigError(f"start_date {start_date!r} is not an ISO 8601 date or time")
@@ -111,6 +117,7 @@ def instantly_source(
             workspace_columns=_workspace_columns(workspace_id, workspace_name),
             arrow_fast_path=arrow_fast_path,
             declare_distinct_keys=declare_distinct_keys,
+            deletes=deletes_mode,
         ),
         progress or RunProgress(),
     )
@@ -228,3 +235,15 @@ def configured_rate_limits(
     return RateLimits(
         max_requests_per_second, max_requests_per_minute, emails_requests_per_minute, rate_time_scale
     )
+
+
+def parse_deletes(value: str) -> Deletes:
+    try:
+        return Deletes(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(repr(mode.value) for mode in Deletes)
+        raise ConfigError(
+            f"deletes {value!r} is not one of {choices} (`deletes` under [sources.instantly], or "
+            "SOURCES__INSTANTLY__DELETES)"
+        ) from None
+

@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 
 @dataclass
@@ -23,6 +23,10 @@ class ResourceStats:
     parents_skipped: int = 0  # fan-out parents that were gone (404) when their turn came
     ended_early: bool = False  # the walk stopped before the API said it was done (see `Walk.end_early`)
     warnings: list[str] = field(default_factory=list)  # what the run noticed and worked around
+    # the keys the walk in progress met (`deletions.SeenKeys`), while it is seen whole by this process
+    seen: Any = field(default=None, repr=False)
+    walk_complete: bool = False  # the walk reached its end in this slice, seen whole (`seen`)
+    deleted: int = 0  # rows a complete walk did not meet, marked or removed (`deletes`)
     seconds: float = 0.0  # time spent fetching, over every slice of the run
 
     _since: float | None = field(default=None, repr=False)

@@ -20,6 +20,7 @@ from . import dates, settings
 from .arrow_rows import ArrowTables
 from .client import InstantlyClient, Page, RetryPolicy
 from .columns import resource_columns
+from .deletions import Deletes, SeenKeys, marks_deletions
 from .endpoints import Endpoint, Strategy
 from .errors import ApiError, AuthError, InstantlyError
 from .items import ItemPreparer, needs_cleaning, rejected_rows
@@ -51,6 +52,8 @@ class FetchConfig:
     # walks of those endpoints declare a package's staging data deduplicated when no key repeats in it;
     # only for callers that restart a resumed package's copies from empty staging (`pipelines.resume`)
     declare_distinct_keys: bool = False
+    # what a walk that met the whole collection does to the rows it did not meet (`deletions`)
+    deletes: Deletes = Deletes.SOFT
 
     @property
     def today(self) -> date:
@@ -88,7 +91,9 @@ class Fetcher:
                 walk.abandon_if_unstarted()
 
         with self.tracking(endpoint, stats, on_skip, on_fail=lambda: _restore(state, handed_over)):
+            fresh = "walk" not in state
             walk = Walk(endpoint, state, self.config.start_date, self.config.overlap)
+            self._track_seen_keys(endpoint, stats, walk, fresh)
             batches = self._batches(endpoint)
             keys = KeyLedger(endpoint.key_fields) if batches and self.config.declare_distinct_keys else None
             with self.client() as client:
@@ -96,7 +101,12 @@ class Fetcher:
                 ended_early = False
                 for page in self._resumed_pages(client, endpoint, walk, stats):
                     walk.advance(page.next_cursor, page.server_time)
+                    if stats.seen is not None:
+                        stats.seen.started_at = walk.started_at
+                        stats.seen.add(page.items)  # before cleaning: rejected items exist too
                     items, rejected = preparer.prepare(page.items, page.needs_cleaning)
+                    if stats.seen is not None and page.needs_cleaning:
+                        stats.seen.add(items)  # as stored, should cleaning have changed a key
                     kept = walk.keep(items)
                     if keys:
                         keys.add(kept)
@@ -111,6 +121,7 @@ class Fetcher:
                         walk.end_early()
                     else:
                         walk.finish()
+                        stats.walk_complete = stats.seen is not None
         if batches:  # everything the cursor in state has passed is yielded, as dlt commits both together
             with self.tracking(endpoint, stats, on_fail=lambda: _restore(state, at_start)):
                 yield from batches.close(deduplicated_hints(keys.all_distinct()) if keys else None)
@@ -132,11 +143,30 @@ class Fetcher:
                 f"the stored resume cursor {walk.cursor!r} was refused ({exc.detail}); the walk started again"
             )
             walk.restart()
+            self._track_seen_keys(endpoint, stats, walk, fresh=True)
             pages = client.paginate(endpoint, walk.params, walk.cursor, stats)
             first = next(pages, None)
         if first is not None:
             yield first
             yield from pages
+
+    def _track_seen_keys(self, endpoint: Endpoint, stats: ResourceStats, walk: Walk, fresh: bool) -> None:
+        """Keep the keys of a walk that this process sees from its first page (`deletions`); one that
+        resumes an earlier run's cursor cannot tell what it missed, and marks nothing."""
+        if self.config.deletes is Deletes.OFF or not marks_deletions(endpoint):
+            stats.seen = None
+        elif fresh:
+            stats.seen = self._seen_keys(endpoint)
+        elif stats.seen is None or stats.seen.started_at != walk.started_at:
+            stats.seen = None
+            logger.info(
+                "%s resumes a walk an earlier run began: its deletions are marked by the next whole walk",
+                endpoint.name,
+            )
+
+    def _seen_keys(self, endpoint: Endpoint) -> SeenKeys:
+        workspace_id = self.config.workspace_columns.get("workspace_id")
+        return SeenKeys(endpoint.key_fields, self.config.deletes, workspace_id)
 
     def _batches(self, endpoint: Endpoint) -> "Batches | None":
         if not endpoint.arrow:
@@ -153,6 +183,8 @@ class Fetcher:
         stats = self.progress.of(endpoint.name)
         if stats.failed or stats.skipped:
             return  # said once for the resource, not again for every page of parents
+        if self.config.deletes is not Deletes.OFF and stats.seen is None and marks_deletions(endpoint):
+            stats.seen = self._seen_keys(endpoint)  # over every parent: `deletions.complete_walks`
         with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
             gone: set[str] = set()
@@ -161,7 +193,12 @@ class Fetcher:
                 with self.parents_gone_skipped(stats, [value], gone):
                     for page in client.paginate(endpoint, params, None, stats, path=path):
                         with_parent = _with_column(page.items, fan_out.column, value)
+                        if stats.seen is not None:
+                            stats.seen.add(with_parent)
+                        stats.ended_early = stats.ended_early or page.ended_early
                         items, rejected = preparer.prepare(with_parent, page.needs_cleaning)
+                        if stats.seen is not None and page.needs_cleaning:
+                            stats.seen.add(items)
                         yield from self._emit(items, rejected, stats)
 
     # --- reports and single objects -------------------------------------------------------------------

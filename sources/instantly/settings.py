@@ -47,6 +47,12 @@ ROUTE_NOT_FOUND = "Route "
 CHECKPOINT_SECONDS = 300.0
 # Time-keyed resources re-read this far behind their high-water mark, to catch items that became visible late.
 OVERLAP_SECONDS = 300.0
+# What a walk over a whole collection does to rows whose key it did not meet: `soft` sets `_deleted_at`,
+# `hard` deletes them, `off` leaves them (sources.instantly.deletions).
+DEFAULT_DELETES = "soft"
+DELETED_AT_COLUMN = "_deleted_at"
+# Warehouse keys are read back this many rows at a time to find the ones a walk did not meet.
+DELETION_READ_ROWS = 100_000
 # Daily analytics of recent days keep changing (late opens and replies): each run re-fetches this many days.
 ANALYTICS_TRAILING_DAYS = 7
 # First backfill of time-keyed resources starts here unless `start_date` is configured.

@@ -52,6 +52,11 @@ class Walk:
         return dict(self._walk["params"])
 
     @property
+    def started_at(self) -> str | None:
+        """The server's clock at the walk's first page (absent until it is fetched)."""
+        return self._walk.get("started_at")
+
+    @property
     def cursor(self) -> str | None:
         return self._walk["cursor"]
 

@@ -1,0 +1,192 @@
+"""Deletion detection: a walk that met the whole collection marks the rows whose key it did not meet."""
+
+import signal
+
+import duckdb
+import pytest
+
+from sources.instantly.deletions import marks_deletions
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
+from sources.simulator import Fault
+
+from .kill_after_commit import KILL_AFTER_COMMIT
+from .killing import cli_env, run_args, run_to_end
+
+LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
+
+DELETED = {"leads": 25, "campaigns": 2, "accounts": 1, "lead_lists": 1}
+KEYS = {"leads": "id", "campaigns": "id", "accounts": "email", "lead_lists": "id"}
+
+
+def deleted_keys(warehouse, table: str, key: str = "id") -> list:
+    return sorted(
+        row[0] for row in warehouse.query(f"select {key} from {{ds}}.{table} where _deleted_at is not null")
+    )
+
+
+def delete_some(world, counts: dict[str, int]) -> dict[str, list[str]]:
+    """Delete the given number of items of each entity (every third one, so the gone ones are spread)."""
+    gone = {}
+    for entity, count in counts.items():
+        gone[entity] = sorted(world.ids(entity)[::3][:count])
+        world.remove(entity, gone[entity])
+    return gone
+
+
+def test_the_next_sync_marks_exactly_the_deleted_rows_and_leaves_every_live_row_null(warehouse, world):
+    warehouse.sync(resources=list(DELETED))
+    gone = delete_some(world, DELETED)
+    result = warehouse.sync(resources=list(DELETED))
+    for table, key in KEYS.items():
+        assert deleted_keys(warehouse, table, key) == gone[table], table
+        live = warehouse.query(f"select {key} from {{ds}}.{table} where _deleted_at is null")
+        assert sorted(row[0] for row in live) == sorted(world.ids(table)), table
+        assert result.progress.of(table).deleted == len(gone[table])
+
+
+def test_deleted_at_is_when_the_walk_that_noticed_began(duckdb_warehouse, world):
+    duckdb_warehouse.sync(resources=["campaigns"])
+    gone = delete_some(world, {"campaigns": 1})["campaigns"]
+    before = world.now()
+    duckdb_warehouse.sync(resources=["campaigns"])
+    after = world.now()
+    ((deleted_at,),) = duckdb_warehouse.query(
+        f"select _deleted_at from {{ds}}.campaigns where id = '{gone[0]}'"
+    )
+    assert before.replace(microsecond=0) <= deleted_at <= after
+
+
+def test_child_tables_follow_their_parent(warehouse, world):
+    warehouse.sync(resources=["campaigns"])
+    (gone,) = delete_some(world, {"campaigns": 1})["campaigns"]
+    warehouse.sync(resources=["campaigns"])
+    rows = warehouse.query(
+        "select c.id, s._deleted_at is not null, s._deleted_at = c._deleted_at "
+        "from {ds}.campaigns__sequences s join {ds}.campaigns c on s._dlt_root_id = c._dlt_id"
+    )
+    assert {campaign for campaign, marked, _ in rows if marked} == {gone}
+    assert all(same for campaign, marked, same in rows if marked)
+
+
+def test_a_row_whose_key_comes_back_is_live_again(warehouse, world):
+    warehouse.sync(resources=["leads", "campaigns"])
+    gone = delete_some(world, {"leads": 3, "campaigns": 1})
+    warehouse.sync(resources=["leads", "campaigns"])
+    for entity, keys in gone.items():
+        world.stores[entity].removed.difference_update(world._index(world.stores[entity], k) for k in keys)
+    warehouse.sync(resources=["leads", "campaigns"])
+    assert deleted_keys(warehouse, "leads") == []
+    assert deleted_keys(warehouse, "campaigns") == []
+
+
+def test_hard_deletes_remove_the_rows_and_their_child_rows(warehouse, world):
+    warehouse.sync(resources=["campaigns", "leads"], deletes="hard")
+    gone = delete_some(world, {"campaigns": 1, "leads": 4})
+    warehouse.sync(resources=["campaigns", "leads"], deletes="hard")
+    assert warehouse.keys("campaigns") == sorted(world.ids("campaigns"))
+    assert warehouse.keys("leads") == sorted(world.ids("leads"))
+    orphans = warehouse.query(
+        "select count(*) from {ds}.campaigns__sequences s left join {ds}.campaigns c "
+        "on s._dlt_root_id = c._dlt_id where c._dlt_id is null"
+    )
+    assert orphans == [(0,)]
+    assert gone["campaigns"][0] not in warehouse.keys("campaigns")
+
+
+def test_soft_marks_switched_to_hard_are_removed(duckdb_warehouse, world):
+    duckdb_warehouse.sync(resources=["lead_lists"])
+    delete_some(world, {"lead_lists": 1})
+    duckdb_warehouse.sync(resources=["lead_lists"])
+    duckdb_warehouse.sync(resources=["lead_lists"], deletes="hard")
+    assert duckdb_warehouse.keys("lead_lists") == sorted(world.ids("lead_lists"))
+
+
+def test_deletes_off_marks_nothing_but_keeps_the_column(warehouse, world):
+    warehouse.sync(resources=["campaigns"], deletes="off")
+    delete_some(world, {"campaigns": 1})
+    warehouse.sync(resources=["campaigns"], deletes="off")
+    assert deleted_keys(warehouse, "campaigns") == []
+    assert warehouse.count("campaigns") == len(world.ids("campaigns")) + 1
+
+
+def test_a_fan_out_marks_the_rows_of_deleted_parents(warehouse, world):
+    warehouse.sync(resources=["account_campaign_mappings"])
+    (account,) = delete_some(world, {"accounts": 1})["accounts"]
+    warehouse.sync(resources=["account_campaign_mappings"])
+    rows = warehouse.query(
+        "select account_email, _deleted_at is not null from {ds}.account_campaign_mappings"
+    )
+    assert rows and all(marked == (email == account) for email, marked in rows)
+
+
+def test_a_walk_checkpointed_in_slices_of_one_run_still_marks(warehouse, world):
+    warehouse.sync(resources=["leads"])
+    gone = delete_some(world, {"leads": 5})["leads"]
+    result = warehouse.sync(resources=["leads"], checkpoint_seconds=0)
+    assert result.slices >= 3  # 225 leads: a page a slice
+    assert deleted_keys(warehouse, "leads") == gone
+
+
+def test_a_walk_killed_midway_marks_nothing_nor_does_its_resumption_and_the_next_walk_does(
+    tmp_path, simulator, world
+):
+    env = cli_env(simulator, checkpoint_seconds=0)
+    args = run_args(tmp_path, "--resources", "leads")
+    assert run_to_end(args, env, tmp_path).process.returncode == 0
+    gone = delete_some(world, {"leads": 5})["leads"]
+    world.update("leads", ids=world.ids("leads")[:2])  # the first slice writes rows, and is killed after
+
+    def marked() -> list[str]:
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as db:
+            return [
+                r[0]
+                for r in db.sql(
+                    "select id from instantly.leads where _deleted_at is not null order by 1"
+                ).fetchall()
+            ]
+
+    killed = run_to_end(
+        args,
+        {**env, KILL_AFTER_COMMIT: "leads.parquet"},
+        tmp_path,
+        module="tests.kill_after_commit",
+    )
+    assert killed.process.returncode == -signal.SIGKILL, killed.stderr
+    assert marked() == []
+    resumed = run_to_end(args, env, tmp_path)  # loads the killed slice, then walks on from its cursor
+    assert resumed.process.returncode == 0, resumed.stderr
+    assert marked() == []
+    assert run_to_end(args, env, tmp_path).process.returncode == 0
+    assert marked() == gone
+
+
+def test_a_failed_walk_marks_nothing(duckdb_warehouse, simulator, world):
+    duckdb_warehouse.sync(resources=["leads", "campaigns"])
+    delete_some(world, {"leads": 5, "campaigns": 1})
+    simulator.faults.add(Fault(path=LEADS_PATH, kind="status", status=400, after_requests=1))
+    result = duckdb_warehouse.sync(resources=["leads", "campaigns"])
+    assert result.progress.of("leads").failed
+    assert deleted_keys(duckdb_warehouse, "leads") == []
+    assert len(deleted_keys(duckdb_warehouse, "campaigns")) == 1  # the other resource marks as usual
+
+
+def test_a_walk_that_ended_early_marks_nothing(duckdb_warehouse, simulator, world):
+    duckdb_warehouse.sync(resources=["leads"])
+    delete_some(world, {"leads": 5})
+    simulator.faults.add(Fault(path=LEADS_PATH, kind="stuck_cursor"))
+    result = duckdb_warehouse.sync(resources=["leads"])
+    assert result.progress.of("leads").warnings
+    assert deleted_keys(duckdb_warehouse, "leads") == []
+
+
+def test_time_window_resources_are_never_marked():
+    windowed = {e.name for e in ENDPOINTS if e.cursor_field and e.window_param}
+    assert windowed == {"emails", "audit_logs", "webhook_events"}
+    assert not any(marks_deletions(e) for e in ENDPOINTS if e.name in windowed)
+
+
+def test_an_unknown_deletes_setting_is_a_configuration_error(duckdb_warehouse):
+    from sources.instantly.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="deletes 'sometimes' is not one of 'soft', 'hard', 'off'"):
+        duckdb_warehouse.sync(resources=["campaigns"], deletes="sometimes")
