@@ -37,11 +37,12 @@ def summary(report: RunReport) -> str:
             if row["status"] == "skipped":
                 lines.append(f"  {row['resource']:<24} SKIPPED: {row['error']}")
                 continue
-            parents = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
+            extras = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
+            extras += f" deleted={row['rows_deleted']}" if row["rows_deleted"] else ""
             lines.append(
                 f"  {row['resource']:<24} requests={row['requests']:<6} pages={row['pages']:<6} "
                 f"extracted={row['rows_extracted']:<8} loaded={row['rows_loaded']:<8} "
-                f"rejected={row['rejected']} retries={row['retries']}{parents} {row['duration_seconds']:.1f}s"
+                f"rejected={row['rejected']} retries={row['retries']}{extras} {row['duration_seconds']:.1f}s"
                 + _cursor_change(row)
             )
             if row["status"] == "failed":

@@ -147,6 +147,15 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path, simulator: Simulat
 # --- the `instantly-sync` command, run as a user runs it ------------------------------------------------
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def shared_target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """A dataset for several workspaces, once per destination."""
+    if request.param == "duckdb":
+        return Target(destination="duckdb", duckdb_path=str(tmp_path / "warehouse.duckdb"))
+    dataset = request.getfixturevalue("postgres_dataset")
+    return Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess:

@@ -7,10 +7,11 @@ import pytest
 
 from sources.instantly.deletions import marks_deletions
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
-from sources.simulator import Fault
+from sources.simulator import Fault, Simulator, World
 
 from .kill_after_commit import KILL_AFTER_COMMIT
 from .killing import cli_env, run_args, run_to_end
+from .test_workspaces import SIZES, configure, reader, sync_all
 
 LEADS_PATH = ENDPOINTS_BY_NAME["leads"].path
 
@@ -177,6 +178,24 @@ def test_a_walk_that_ended_early_marks_nothing(duckdb_warehouse, simulator, worl
     result = duckdb_warehouse.sync(resources=["leads"])
     assert result.progress.of("leads").warnings
     assert deleted_keys(duckdb_warehouse, "leads") == []
+
+
+def test_in_a_shared_dataset_only_the_workspace_whose_items_went_gets_marks(
+    monkeypatch, shared_target, tmp_path
+):
+    """Twin workspaces hold the very same ids: a lead deleted in one is still live in the other."""
+    original, twin = World(seed=31, sizes=SIZES), World(seed=31, sizes=SIZES)
+    twin.org_id = "twin-workspace"
+    with Simulator(original, api_key="key-one") as one, Simulator(twin, api_key="key-two") as two:
+        configure(monkeypatch, {"one": one, "two": two})
+        sync_all(shared_target, tmp_path)
+        gone = delete_some(original, {"leads": 6})["leads"]
+        report = sync_all(shared_target, tmp_path)
+        assert report.exit_code == 0
+        rows = reader(shared_target, tmp_path, one).query(
+            "select workspace_name, id from {ds}.leads where _deleted_at is not null order by id"
+        )
+    assert rows == [("one", key) for key in gone]
 
 
 def test_time_window_resources_are_never_marked():

@@ -40,6 +40,17 @@ def test_each_run_appends_one_row_per_resource_with_its_counters(tmp_path, cli_e
     assert second_leads["cursor_before"] == first["leads"]["cursor_after"] is not None
 
 
+def test_the_rows_a_run_found_deleted_are_counted_in_the_report_and_sync_runs(tmp_path, cli_env, world):
+    assert run_cli(*cli_args(tmp_path, "--resources", CORE), env=cli_env, cwd=tmp_path).returncode == 0
+    world.remove("leads", world.ids("leads")[:4])
+    second = run_cli(*cli_args(tmp_path, "--resources", CORE), env=cli_env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    (leads_line,) = [line for line in second.stdout.splitlines() if line.strip().startswith("leads ")]
+    assert " deleted=4 " in leads_line
+    counts = {(row["run_id"], row["resource"]): row["rows_deleted"] for row in sync_runs(tmp_path)}
+    assert sorted(counts.values()) == [0, 0, 0, 0, 0, 4]
+
+
 def test_rows_a_killed_run_left_unloaded_are_recorded_beside_the_next_runs_own(tmp_path, cli_env):
     """A run killed while recording leaves its rows extracted but not loaded; dlt's `run` would load them and
     drop the new ones."""

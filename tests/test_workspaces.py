@@ -19,7 +19,7 @@ from pipelines.workspaces import configured_workspaces, parse_workspaces
 from sources.instantly.errors import ConfigError
 from sources.simulator import Fault, RateLimits, Simulator, World
 
-from .conftest import FAST_RETRIES, POSTGRES_URL, Warehouse, cli_args, run_cli
+from .conftest import FAST_RETRIES, Warehouse, cli_args, run_cli
 from .test_ratelimit import _max_in_any_window
 
 RESOURCES = ["campaigns", "accounts", "leads"]
@@ -61,14 +61,6 @@ def duckdb_target(tmp_path: Path) -> Target:
 
 def reader(target: Target, tmp_path: Path, simulator: Simulator) -> Warehouse:
     return Warehouse(target, str(tmp_path / "pipelines"), simulator)
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def shared_target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    if request.param == "duckdb":
-        return duckdb_target(tmp_path)
-    dataset = request.getfixturevalue("postgres_dataset")
-    return Target(destination="postgres", dataset=dataset, postgres_credentials=POSTGRES_URL)
 
 
 def test_three_workspaces_land_in_one_dataset_each_row_tagged_with_its_workspace(
