@@ -36,7 +36,7 @@ from destinations import Target, deletions, duckdb_memory, models, opening, spli
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.columns import number_columns
 from sources.instantly.deletions import complete_walks, marks_deletions
-from sources.instantly.endpoints import ENDPOINTS_BY_NAME, FAN_OUT_PARENTS, check_resource_names
+from sources.instantly.endpoints import ENDPOINTS, FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
@@ -44,6 +44,7 @@ from .lock import dataset_lock, dataset_lock_paths, exclusive
 from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
+DELETION_MARKED_TABLES = tuple(endpoint.name for endpoint in ENDPOINTS if marks_deletions(endpoint))
 logger = logging.getLogger(__name__)
 
 
@@ -157,14 +158,12 @@ def _run_slices(
 
 def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, selected: list[str]) -> None:
     """After a load: the rows that walks which reached their end whole in it did not meet are marked deleted
-    (or removed), and those they met again live (`destinations.deletions`). Alterations take turns with
+    (or removed), and those they met again live (`destinations.deletions`). Every such table has the
+    `_deleted_at` column the models filter on, synced in this run or not. Alterations take turns with
     loads."""
-    tables = [
-        name for name in selected if name in ENDPOINTS_BY_NAME and marks_deletions(ENDPOINTS_BY_NAME[name])
-    ]
     walks = complete_walks(progress, selected)
     with _load_lock(target):
-        deletions.ensure_deleted_columns(pipeline, tables)
+        deletions.ensure_deleted_columns(pipeline, DELETION_MARKED_TABLES)
         for swept in deletions.sweep(pipeline, walks):
             progress.of(swept.table).deleted += swept.marked
 

@@ -5,6 +5,8 @@ import signal
 import duckdb
 import pytest
 
+from destinations.models import refresh
+from pipelines.sync import make_pipeline
 from sources.instantly.deletions import marks_deletions
 from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME
 from sources.simulator import Fault, Simulator, World
@@ -196,6 +198,30 @@ def test_in_a_shared_dataset_only_the_workspace_whose_items_went_gets_marks(
             "select workspace_name, id from {ds}.leads where _deleted_at is not null order by id"
         )
     assert rows == [("one", key) for key in gone]
+
+
+MODELED = ["campaigns", "accounts", "leads", "campaign_analytics", "account_analytics_daily"]
+
+
+def test_models_leave_out_deleted_leads_campaigns_and_accounts(warehouse, world):
+    warehouse.sync(resources=MODELED)
+    gone = delete_some(world, {"campaigns": 1, "accounts": 1, "leads": 7})
+    lead_campaigns = dict(warehouse.query("select id, campaign from {ds}.leads"))
+    warehouse.sync(resources=MODELED)
+    built = refresh(make_pipeline(warehouse.target, warehouse.pipelines_dir)).built
+    assert {"lead_funnel", "account_health", "campaign_performance"} <= set(built)
+    (campaign,), (account,) = gone["campaigns"], gone["accounts"]
+    live_leads = [key for key, c in lead_campaigns.items() if key not in gone["leads"] and c != campaign]
+    assert warehouse.query("select sum(leads) from {ds}.lead_funnel") == [(len(live_leads),)]
+    assert warehouse.query(f"select count(*) from {{ds}}.lead_funnel where campaign_id = '{campaign}'") == [
+        (0,)
+    ]
+    assert sorted(r[0] for r in warehouse.query("select email from {ds}.account_health")) == sorted(
+        world.ids("accounts")
+    )
+    performance = [r[0] for r in warehouse.query("select campaign_id from {ds}.campaign_performance")]
+    assert performance and campaign not in performance
+    assert account not in [r[0] for r in warehouse.query("select email from {ds}.account_health")]
 
 
 def test_time_window_resources_are_never_marked():

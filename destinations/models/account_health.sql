@@ -1,4 +1,4 @@
--- One row per workspace and sending account: status and warmup (with labels), warmup score, and over the
+-- One row per workspace and live sending account (not deleted in Instantly): status and warmup (with labels), warmup score, and over the
 -- last 30 days (the 30 days ending at the workspace's latest day in account_analytics_daily): emails sent,
 -- sent per day (over the days of the window the account existed), bounce rate (bounced / sent) and reply
 -- rate (unique replies / contacted). health: 'critical' for an account in error (status < 0), a banned or
@@ -47,6 +47,7 @@ measured as (
     from {dataset}.accounts a
     left join bounds b on {same_workspace:b,a}
     left join recent r on {same_workspace:r,a} and r.email_account = a.email
+    where a._deleted_at is null
 ),
 rated as (
     select

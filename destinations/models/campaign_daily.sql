@@ -1,4 +1,5 @@
--- One row per workspace, campaign and day with events (the daily analytics report), with the day's reply
+-- One row per workspace, campaign and day with events (the daily analytics report; campaigns deleted in
+-- Instantly left out), with the day's reply
 -- rate and a rolling 7-day reply rate: unique replies / contacted leads over the 7 calendar days ending that
 -- day.
 -- requires: campaign_analytics_daily
@@ -56,3 +57,4 @@ select
     cast(r.unique_replies_7d as double precision) / nullif(r.contacted_7d, 0) as reply_rate_7d
 from rolling r
 left join {dataset}.campaigns c on {same_workspace:c,r} and c.id = r.campaign_id
+where c._deleted_at is null

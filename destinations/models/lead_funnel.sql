@@ -1,4 +1,4 @@
--- Leads per workspace and campaign by lead status and interest status (`lt_interest_status`), with readable
+-- Live leads (not deleted in Instantly, nor their campaign) per workspace and campaign by lead status and interest status (`lt_interest_status`), with readable
 -- labels (the spec's, else the workspace's custom lead labels) and each group's share of the campaign's
 -- leads.
 -- requires: leads
@@ -17,6 +17,7 @@ grouped as (
         l.lt_interest_status as interest_status,
         cast(count(*) as bigint) as leads
     from {dataset}.leads l
+    where l._deleted_at is null
     group by l.workspace_id, l.campaign, l.status, l.lt_interest_status
 )
 select
@@ -49,3 +50,4 @@ left join {dataset}.enum_labels interest_label
     and interest_label.column_name = 'lt_interest_status'
     and interest_label.value = cast(g.interest_status as varchar)
 left join custom_labels custom on {same_workspace:custom,g} and custom.interest_status = g.interest_status
+where c._deleted_at is null

@@ -1,4 +1,4 @@
--- One row per workspace, campaign, sequence step and variant (0-based, as the API numbers them; NULL for
+-- One row per workspace, live campaign, sequence step and variant (0-based, as the API numbers them; NULL for
 -- events the API could not attribute): sent, replies, rates, the variant's subject, and the winning variant
 -- of each step: the highest unique replies / sent among the step's variants with emails sent (ties: more
 -- sent, then the lower variant), only where the step has two or more such variants.
@@ -83,3 +83,4 @@ from winners w
 left join {dataset}.campaigns c on {same_workspace:c,w} and c.id = w.campaign_id
 left join subjects sub
     on {same_workspace:sub,w} and sub.campaign_id = w.campaign_id and sub.step = w.step and sub.variant = w.variant
+where c._deleted_at is null
