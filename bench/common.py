@@ -24,15 +24,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def simulator_process(sizes: dict[str, int], time_scale: float | None = None) -> Iterator[str]:
+def simulator_process(
+    sizes: dict[str, int], time_scale: float | None = None, churn: dict[str, tuple[int, int]] | None = None
+) -> Iterator[str]:
     """Serve a simulated workspace from its own process; yields its base URL.
 
     `time_scale` None turns the simulator's rate limits off; a number turns the API's real limits on,
-    with windows shortened by that factor (60: an API minute per real second).
+    with windows shortened by that factor (60: an API minute per real second). `churn`: per entity, how many
+    items are deleted and changed before it serves (the same seed otherwise serves the same workspace).
     """
     port = free_port()
     limits = ["--rate-limits", "off"] if time_scale is None else ["--time-scale", str(time_scale)]
     counts = [arg for name, size in sizes.items() for arg in (f"--{name.replace('_', '-')}", str(size))]
+    counts += [f"--churn={name}:{deleted}:{changed}" for name, (deleted, changed) in (churn or {}).items()]
     simulator = subprocess.Popen(
         [
             sys.executable,
@@ -56,12 +60,13 @@ def simulator_process(sizes: dict[str, int], time_scale: float | None = None) ->
         simulator.wait()
 
 
-def run_child(module: str, *args: str) -> dict:
-    """Run `python -m module ...` in a fresh process; return the JSON its last line prints.
+def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    """Run `python -m module ...` in a fresh process (`env` added to this one's environment); return the JSON
+    its last line prints.
 
     The child's stderr passes through, so its errors (and any tracing) show as they happen.
     """
-    env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR"}
+    env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **(env or {})}
     done = subprocess.run([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{module} {' '.join(args)} failed (exit {done.returncode}); its stderr is above")

@@ -246,4 +246,3 @@ def parse_deletes(value: str) -> Deletes:
             f"deletes {value!r} is not one of {choices} (`deletes` under [sources.instantly], or "
             "SOURCES__INSTANTLY__DELETES)"
         ) from None
-

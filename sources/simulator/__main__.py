@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-limits", choices=("on", "off"), default="on")
     parser.add_argument("--time-scale", type=float, default=1.0, help="60 = a minute of API time per second")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After with 429s")
+    parser.add_argument(
+        "--churn",
+        action="append",
+        default=[],
+        metavar="ENTITY:DELETED:CHANGED",
+        help="before serving, delete and change that many items (e.g. leads:10000:50000); repeatable",
+    )
     for name in ENTITIES:
         parser.add_argument(
             f"--{name.replace('_', '-')}",
@@ -38,8 +45,18 @@ def main(argv: list[str] | None = None) -> None:
         if args.rate_limits == "on"
         else None
     )
+    churn = {}
+    for spec in args.churn:
+        entity, deleted, changed = spec.split(":")
+        churn[entity] = (int(deleted), int(changed))
     serve(
-        port=args.port, seed=args.seed, sizes=sizes, rate_limits=limits, api_key=args.api_key, host=args.host
+        port=args.port,
+        seed=args.seed,
+        sizes=sizes,
+        rate_limits=limits,
+        api_key=args.api_key,
+        host=args.host,
+        churn=churn,
     )
 
 

@@ -368,11 +368,15 @@ def serve(
     *,
     host: str = "127.0.0.1",
     scopes: tuple[str, ...] = ("all:read",),
+    churn: dict[str, tuple[int, int]] | None = None,
 ) -> None:
-    """Serve a world until Ctrl-C, after printing one line with the base URL and the key."""
+    """Serve a world until Ctrl-C, after printing one line with the base URL and the key. ``churn``: per
+    entity, how many items are deleted and changed before serving (`World.churn`)."""
     if rate_limits is True:
         rate_limits = RateLimits()
     world = World(seed=seed, sizes=sizes)
+    for entity, (deleted, changed) in (churn or {}).items():
+        world.churn(entity, deleted, changed)
     simulator = Simulator(
         world, api_key=api_key, scopes=scopes, rate_limits=rate_limits or None, port=port, host=host
     )

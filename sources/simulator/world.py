@@ -412,6 +412,16 @@ class World:
             for key in ids:
                 store.removed.add(self._index(store, key))
 
+    def churn(self, entity: str, deleted: int = 0, changed: int = 0) -> None:
+        """What a workspace does between two syncs: ``deleted`` items spread evenly over the list go, then
+        ``changed`` random live ones change (``update``)."""
+        if deleted:
+            ids = self.ids(entity)
+            step = max(1, len(ids) // deleted)
+            self.remove(entity, ids[::step][:deleted])
+        if changed:
+            self.update(entity, changed)
+
     # ------------------------------------------------------------------------------ references
     def pick_index(self, entity: str, rng: Rng, before_ms: int | None = None) -> int | None:
         return self.stores[entity].pick(rng, before_ms)
