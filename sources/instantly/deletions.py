@@ -80,13 +80,14 @@ class SeenKeys:
     def as_array(self) -> pa.Array:
         return pa.Array.from_buffers(pa.int64(), len(self._hashes), [None, pa.py_buffer(self._hashes)])
 
-    def unseen(self, hashes: list[int]) -> list[bool]:
-        """For each hash, whether this walk never met it."""
+    def unseen(self, hashes: array) -> list[bool]:
+        """For each hash (an `array("q")`), whether this walk never met it: one lookup for them all."""
         if not hashes:
             return []
         pool = pa.system_memory_pool()  # gives the memory back at once
-        found = pc.is_in(pa.array(hashes, pa.int64()), value_set=self.as_array(), memory_pool=pool)
-        return [not hit for hit in found.to_pylist()]
+        values = pa.Array.from_buffers(pa.int64(), len(hashes), [None, pa.py_buffer(hashes)])
+        found = pc.is_in(values, value_set=self.as_array(), memory_pool=pool)
+        return pc.invert(found, memory_pool=pool).to_pylist()
 
 
 @dataclass(frozen=True)
