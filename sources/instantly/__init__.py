@@ -23,6 +23,7 @@ from .walks import parse_time
 
 __all__ = [
     "ENDPOINTS",
+    "configured_history",
     "configured_rate_limits",
     "current_workspace_id",
     "instantly_source",
@@ -228,3 +229,10 @@ def configured_rate_limits(
     return RateLimits(
         max_requests_per_second, max_requests_per_minute, emails_requests_per_minute, rate_time_scale
     )
+
+
+@with_config(sections=("sources", settings.SOURCE_NAME))
+def configured_history(history: bool = settings.HISTORY) -> bool:
+    """Whether the sync writes the `<table>_history` tables after each load (`history` under
+    [sources.instantly], env SOURCES__INSTANTLY__HISTORY; `destinations.history`)."""
+    return history
