@@ -38,9 +38,9 @@ per_lead as (
         max(case when v.lt_interest_status between 1 and 4 then 1 else 0 end) as interested,
         min(
             case
-                when v.lt_interest_status not between 1 and 4 then null
-                when v.version = 1 then coalesce(v.timestamp_last_interest_change, v.valid_from)
-                else v.valid_from
+                when v.lt_interest_status between 1 and 4 and v.version = 1
+                then coalesce(v.timestamp_last_interest_change, v.valid_from)
+                when v.lt_interest_status between 1 and 4 then v.valid_from
             end
         ) as interested_at
     from versions v
