@@ -44,8 +44,11 @@ MODEL_NAMES = (
     "lead_funnel",
     "account_health",
     "reply_activity",
+    "lead_status_transitions",
+    "account_health_trend",
 )
-"""Every model, in the order they are built (none reads another)."""
+"""Every model, in the order they are built (none reads another). The last two read the change history
+(`destinations.history`)."""
 VIEW_NAMES = ("lead_variables",)
 """Views: computed on read, never stale; created (again) after every sync like the models."""
 

@@ -32,6 +32,8 @@ SORT_KEY = {
     "lead_funnel": ("campaign_id", "lead_status", "interest_status"),
     "account_health": ("email",),
     "reply_activity": ("date", "campaign_id"),
+    "lead_status_transitions": ("campaign_id",),
+    "account_health_trend": ("email", "date"),
 }
 """Each model's key: its rows are sent in this order (sorted here, not by the database, whose text
 collation differs between engines), NULLs last."""
@@ -56,6 +58,13 @@ COLUMNS = {
         "window_end", "sent_30d", "avg_daily_sent_30d", "bounce_rate_30d", "reply_rate_30d", "health",
     ),
     "reply_activity": ("date", "campaign_id", "received", "auto_replies"),
+    "lead_status_transitions": (
+        "campaign_id", "campaign_name", "leads", "contacted", "replied", "interested", "timed_replies",
+        "median_hours_to_reply", "timed_interested", "median_hours_to_interested",
+    ),
+    "account_health_trend": (
+        "email", "date", "status_label", "warmup_status_label", "warmup_score", "warmup_score_change_7d",
+    ),
 }  # fmt: skip
 """What the page shows of each model (all of it would repeat names on every daily row)."""
 

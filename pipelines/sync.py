@@ -32,7 +32,7 @@ from dlt.extract import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.pipeline import Pipeline
 
-from destinations import Target, deletions, duckdb_memory, models, opening, split_numbers
+from destinations import Target, deletions, duckdb_memory, history, models, opening, split_numbers
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.columns import number_columns
 from sources.instantly.deletions import complete_walks, marks_deletions
@@ -288,6 +288,8 @@ def _load(
         if resumed:
             restart_unfinished_loads(pipeline)
         info = _load_within_memory(pipeline, target)
+        if not info.has_failed_jobs:  # the versions the load brought (`destinations.history`)
+            history.record_history(pipeline)
     info.raise_on_failed_jobs()
     result.slices += 1
     result.load_infos.append(info)

@@ -190,6 +190,14 @@ def _kpi(page: Page, key: str) -> str:
     return page.evaluate(f"document.querySelector('[data-kpi=\"{key}\"] .value').textContent")
 
 
+def _column_total(page: Page, section: str, column: str) -> int:
+    """The sum of a table column's cells as the page shows them (`1,234`)."""
+    return page.evaluate(
+        f"Array.from(document.querySelectorAll('{section} [data-col={column}]'))"
+        ".reduce((total, td) => total + Number(td.textContent.replace(/,/g, '')), 0)"
+    )
+
+
 def _pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f}%"
 
@@ -229,6 +237,22 @@ def test_the_page_shows_the_models_numbers_and_its_filters_change_them(browser, 
     assert browser.evaluate("document.querySelectorAll('#accounts tr[data-account]').length") == accounts[0]
     assert browser.evaluate("document.querySelector('#funnel [data-total]').dataset.total") == str(leads)
     assert browser.evaluate("document.querySelectorAll('#daily-chart canvas').length") >= 1
+    transitions, interested = _query(
+        loaded, "select count(*), sum(interested) from {ds}.lead_status_transitions"
+    )[0]
+    assert (
+        browser.evaluate("document.querySelectorAll('#transitions tr[data-transitions]').length")
+        == transitions
+    )
+    assert _column_total(browser, "#transitions", "interested") == interested
+    trend_accounts, fell = _query(
+        loaded,
+        "select count(distinct email), count(*) filter (where warmup_score_change_7d < 0 "
+        "and date = (select max(date) from {ds}.account_health_trend)) from {ds}.account_health_trend",
+    )[0]
+    assert browser.evaluate("document.querySelectorAll('#trend tr[data-trend]').length") == trend_accounts
+    assert browser.evaluate("document.querySelectorAll('#trend .fell').length") == fell
+    assert browser.evaluate("document.querySelectorAll('#trend-chart canvas').length") >= 1
     assert browser.evaluate("document.querySelectorAll('#campaigns .spark-cell canvas').length") == len(
         campaigns
     )
@@ -252,6 +276,10 @@ def test_the_page_shows_the_models_numbers_and_its_filters_change_them(browser, 
         loaded, f"select sum(leads) from {{ds}}.lead_funnel where campaign_id = '{campaign}'"
     )[0]
     assert browser.evaluate("document.querySelector('#funnel [data-total]').dataset.total") == str(c_leads)
+    (c_interested,) = _query(
+        loaded, f"select sum(interested) from {{ds}}.lead_status_transitions where campaign_id = '{campaign}'"
+    )[0]
+    assert _column_total(browser, "#transitions", "interested") == c_interested
     assert campaign in browser.evaluate("location.hash")
 
     # and the last 7 days of it

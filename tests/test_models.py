@@ -366,6 +366,7 @@ def test_a_model_whose_table_is_not_synced_is_skipped_and_missing_labels_read_as
         "campaign_daily": ["campaigns"],
     }
     skipped = {"step_performance", "lead_funnel", "account_health", "reply_activity", "lead_variables"}
+    skipped |= {"lead_status_transitions", "account_health_trend"}  # no leads or accounts, no history
     assert set(result.skipped) == skipped
     assert "campaign_analytics_steps" in result.skipped["step_performance"]
     assert "SKIPPED" in result.summary()
@@ -535,7 +536,23 @@ def test_account_health_has_one_row_per_workspace_and_account_each_over_its_own_
     )
 
 
-@pytest.mark.parametrize("model", [name for name in MODEL_NAMES if name != "account_health"])
+# the twin's accounts are the very same (only its clock lags), so their history and trend are too
+PER_ACCOUNT = ("account_health", "account_health_trend")
+
+
+def test_each_workspace_holds_the_account_trend_a_single_workspace_sync_of_its_world_builds(
+    shared_models, workspaces, duckdb_models, twin_single
+):
+    one, two = _workspace_id(workspaces["one"]), _workspace_id(workspaces["two"])
+    own_one = _workspace_rows(duckdb_models, "account_health_trend", None)
+    assert own_one
+    assert _workspace_rows(shared_models, "account_health_trend", one) == own_one
+    assert _workspace_rows(shared_models, "account_health_trend", two) == _workspace_rows(
+        twin_single, "account_health_trend", None
+    )
+
+
+@pytest.mark.parametrize("model", [name for name in MODEL_NAMES if name not in PER_ACCOUNT])
 def test_each_workspace_holds_the_campaign_rows_a_single_workspace_sync_of_its_world_builds(
     model, shared_models, workspaces, duckdb_models, twin_single
 ):

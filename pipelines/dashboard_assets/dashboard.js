@@ -25,6 +25,8 @@
   const funnel = table("lead_funnel");
   const accounts = table("account_health");
   const replies = table("reply_activity");
+  const transitions = table("lead_status_transitions");
+  const trend = table("account_health_trend");
 
   // ------------------------------------------------------------------------------------------ helpers
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => (
@@ -43,7 +45,7 @@
   // --------------------------------------------------------------------------------------- campaigns
   const campaigns = new Map();
   (perf || []).forEach((p) => campaigns.set(p.campaign_id, { id: p.campaign_id, name: p.campaign_name, status: p.status_label }));
-  (daily || []).concat(steps || [], funnel || [], replies || []).forEach((row) => {
+  (daily || []).concat(steps || [], funnel || [], replies || [], transitions || []).forEach((row) => {
     if (row.campaign_id && !campaigns.has(row.campaign_id)) {
       campaigns.set(row.campaign_id, { id: row.campaign_id, name: row.campaign_name, status: null });
     }
@@ -320,6 +322,65 @@
       "</tbody></table>" + (rows.length ? "" : '<div class="empty">No sending accounts.</div>');
   }
 
+  // --------------------------------------------------------------------------------- transitions
+  function renderTransitions() {
+    const el = document.getElementById("transitions");
+    if (!transitions) { el.innerHTML = missing("lead_status_transitions"); return; }
+    const rows = transitions.filter((r) => inCampaign(r.campaign_id))
+      .sort((a, b) => (b.contacted || 0) - (a.contacted || 0) || campaignLabel(a.campaign_id).localeCompare(campaignLabel(b.campaign_id)));
+    const hours = (h, n) => (h == null ? "–" : `${fmtNum(h, 1)} h <span class="muted">(${fmtInt(n)})</span>`);
+    el.innerHTML = `<table><thead><tr><th>Campaign</th><th>Leads</th><th>Contacted</th><th>Replied</th><th>Interested</th>
+      <th>To reply</th><th>To interested</th></tr></thead><tbody>` +
+      rows.map((r) => `<tr data-transitions="${esc(r.campaign_id || "")}"><td class="text">${esc(campaignLabel(r.campaign_id))}</td>
+        <td>${fmtInt(r.leads)}</td><td>${fmtInt(r.contacted)}</td><td data-col="replied">${fmtInt(r.replied)}</td>
+        <td data-col="interested">${fmtInt(r.interested)}</td>
+        <td data-col="to_reply">${hours(r.median_hours_to_reply, r.timed_replies)}</td>
+        <td data-col="to_interested">${hours(r.median_hours_to_interested, r.timed_interested)}</td></tr>`).join("") +
+      "</tbody></table>" + (rows.length ? "" : '<div class="empty">No lead history for this selection.</div>');
+  }
+
+  // -------------------------------------------------------------------------------- warmup trend
+  let trendChart = null;
+  function renderTrend() {
+    const el = document.getElementById("trend");
+    const chartEl = document.getElementById("trend-chart");
+    if (trendChart) { trendChart.destroy(); trendChart = null; }
+    chartEl.innerHTML = "";
+    if (!trend) { el.innerHTML = missing("account_health_trend"); return; }
+    const latest = new Map();
+    const perDay = new Map();
+    trend.forEach((r) => {
+      const last = latest.get(r.email);
+      if (!last || r.date > last.date) latest.set(r.email, r);
+      if (r.warmup_score != null) {
+        const day = perDay.get(r.date) || { total: 0, n: 0, min: Infinity };
+        day.total += r.warmup_score; day.n += 1; day.min = Math.min(day.min, r.warmup_score);
+        perDay.set(r.date, day);
+      }
+    });
+    const days = Array.from(perDay.keys()).sort();
+    if (days.length) {
+      const xs = days.map(dayNum);
+      trendChart = new uPlot({
+        width: Math.max(320, chartEl.clientWidth), height: 180,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+        scales: { x: { time: true }, y: { range: [0, 100] } },
+        series: [{}, { label: "Average warmup score", stroke: "#3b6cf6", width: 2, points: { show: false } },
+          { label: "Lowest", stroke: "#c92a2a", width: 1, dash: [4, 3], points: { show: false } }],
+        axes: [{}, { label: "warmup score" }],
+      }, [xs, days.map((d) => perDay.get(d).total / perDay.get(d).n), days.map((d) => perDay.get(d).min)], chartEl);
+    }
+    const rows = Array.from(latest.values()).sort((a, b) =>
+      (a.warmup_score_change_7d == null) - (b.warmup_score_change_7d == null) ||
+      (a.warmup_score_change_7d || 0) - (b.warmup_score_change_7d || 0) || a.email.localeCompare(b.email));
+    const change = (x) => (x == null ? "–" : `<span class="${x < 0 ? "fell" : ""}">${x > 0 ? "+" : ""}${fmtNum(x, 1)}</span>`);
+    el.innerHTML = `<table><thead><tr><th>Account</th><th class="text">Warmup</th><th>Score</th><th>7-day change</th></tr></thead><tbody>` +
+      rows.map((r) => `<tr data-trend="${esc(r.email)}"><td class="text">${esc(r.email)}</td>
+        <td class="text">${esc(r.warmup_status_label || "–")}</td><td>${fmtNum(r.warmup_score, 1)}</td>
+        <td data-col="change_7d">${change(r.warmup_score_change_7d)}</td></tr>`).join("") +
+      "</tbody></table>" + (rows.length ? "" : '<div class="empty">No account history yet.</div>');
+  }
+
   // ------------------------------------------------------------------------------------- controls
   function syncControls() {
     ui.campaign.value = state.campaign;
@@ -341,6 +402,8 @@
     renderSteps();
     renderFunnel();
     renderAccounts();
+    renderTransitions();
+    renderTrend();
     document.body.setAttribute("data-rendered", String(+(document.body.getAttribute("data-rendered") || 0) + 1));
   }
 

@@ -24,6 +24,7 @@ from .walks import parse_time
 
 __all__ = [
     "ENDPOINTS",
+    "configured_history",
     "configured_rate_limits",
     "current_workspace_id",
     "instantly_source",
@@ -246,3 +247,10 @@ def parse_deletes(value: str) -> Deletes:
             f"deletes {value!r} is not one of {choices} (`deletes` under [sources.instantly], or "
             "SOURCES__INSTANTLY__DELETES)"
         ) from None
+
+
+@with_config(sections=("sources", settings.SOURCE_NAME))
+def configured_history(history: bool = settings.HISTORY) -> bool:
+    """Whether the sync writes the `<table>_history` tables after each load (`history` under
+    [sources.instantly], env SOURCES__INSTANTLY__HISTORY; `destinations.history`)."""
+    return history

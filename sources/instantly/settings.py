@@ -55,6 +55,9 @@ DELETED_AT_COLUMN = "_deleted_at"
 DELETION_READ_ROWS = 100_000
 # Daily analytics of recent days keep changing (late opens and replies): each run re-fetches this many days.
 ANALYTICS_TRAILING_DAYS = 7
+# After each load, the sync writes the change history of leads, campaigns and accounts (`<table>_history`,
+# destinations/history.py); `history = false` under [sources.instantly] turns it off.
+HISTORY = True
 # First backfill of time-keyed resources starts here unless `start_date` is configured.
 DEFAULT_START_DATE = "2015-01-01T00:00:00Z"
 
