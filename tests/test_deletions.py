@@ -200,6 +200,20 @@ def test_in_a_shared_dataset_only_the_workspace_whose_items_went_gets_marks(
     assert rows == [("one", key) for key in gone]
 
 
+def test_the_open_history_version_of_a_deleted_row_closes_when_it_was_found_gone(warehouse, world):
+    warehouse.sync(resources=["leads", "accounts"])
+    gone = delete_some(world, {"leads": 3, "accounts": 1})
+    warehouse.sync(resources=["leads", "accounts"])
+    for table, key in (("leads", "id"), ("accounts", "email")):
+        closed = warehouse.query(
+            f"select h.{key} from {{ds}}.{table}_history h join {{ds}}.{table} t on t.{key} = h.{key} "
+            f"where h.valid_to = t._deleted_at order by 1"
+        )
+        assert [row[0] for row in closed] == gone[table], table
+        still_open = warehouse.query(f"select count(*) from {{ds}}.{table}_history where valid_to is null")
+        assert still_open == [(len(world.ids(table)),)], table
+
+
 MODELED = ["campaigns", "accounts", "leads", "campaign_analytics", "account_analytics_daily"]
 
 
