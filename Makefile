@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo dashboard test lint bench bench-rate bench-memory clean vendor-uplot
+.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-rate: install
 
 bench-memory: install
 	$(BIN)/python -m bench.memory
+
+bench-deletions: install
+	$(BIN)/python -m bench.deletions --leads 1000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo
