@@ -60,12 +60,7 @@ GLOBAL_TABLES = frozenset({"enum_labels"})
 _DLT_CHILD = {"_dlt_id": "varchar", "_dlt_parent_id": "varchar", "_dlt_list_idx": "bigint"}
 STAND_INS: dict[str, dict[str, str]] = {
     "enum_labels": {"resource": "varchar", "column_name": "varchar", "value": "varchar", "label": "varchar"},
-    "campaigns": {
-        "id": "varchar",
-        "name": "varchar",
-        "_dlt_id": "varchar",
-        "_deleted_at": "timestamp with time zone",
-    },
+    "campaigns": {"id": "varchar", "name": "varchar", "_dlt_id": "varchar"},
     "campaigns__sequences": _DLT_CHILD,
     "campaigns__sequences__steps": _DLT_CHILD,
     "campaigns__sequences__steps__variants": {**_DLT_CHILD, "subject": "varchar"},

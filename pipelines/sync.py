@@ -35,8 +35,8 @@ from dlt.pipeline.pipeline import Pipeline
 from destinations import Target, deletions, duckdb_memory, history, models, opening, split_numbers
 from sources.instantly import instantly_source, settings, walk_in_progress
 from sources.instantly.columns import number_columns
-from sources.instantly.deletions import complete_walks, marks_deletions
-from sources.instantly.endpoints import ENDPOINTS, FAN_OUT_PARENTS, check_resource_names
+from sources.instantly.deletions import MARKED_TABLES, complete_walks
+from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
@@ -44,7 +44,6 @@ from .lock import dataset_lock, dataset_lock_paths, exclusive
 from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
-DELETION_MARKED_TABLES = tuple(endpoint.name for endpoint in ENDPOINTS if marks_deletions(endpoint))
 logger = logging.getLogger(__name__)
 
 
@@ -163,9 +162,14 @@ def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, sel
     loads."""
     walks = complete_walks(progress, selected)
     with _load_lock(target):
-        deletions.ensure_deleted_columns(pipeline, DELETION_MARKED_TABLES)
+        deletions.ensure_deleted_columns(pipeline, MARKED_TABLES)
         for swept in deletions.sweep(pipeline, walks):
-            progress.of(swept.table).deleted += swept.marked
+            stats = progress.of(swept.table)
+            stats.deleted += swept.found_gone
+            if swept.error:
+                stats.warn(
+                    f"its deleted rows were not marked ({swept.error}); the next complete walk marks them"
+                )
 
 
 def selected_resources(resources: list[str] | None) -> tuple[str, ...]:

@@ -361,10 +361,7 @@ def test_a_model_whose_table_is_not_synced_is_skipped_and_missing_labels_read_as
     pipeline = make_pipeline(duckdb_warehouse.target, duckdb_warehouse.pipelines_dir)
     result = refresh(pipeline)
     assert result.built == ["campaign_performance", "campaign_daily"]
-    assert result.partial == {
-        "campaign_performance": ["campaigns", "enum_labels"],
-        "campaign_daily": ["campaigns"],
-    }
+    assert result.partial == {"campaign_performance": ["enum_labels"], "campaign_daily": ["campaigns"]}
     skipped = {"step_performance", "lead_funnel", "account_health", "reply_activity", "lead_variables"}
     skipped |= {"lead_status_transitions", "account_health_trend"}  # no leads or accounts, no history
     assert set(result.skipped) == skipped

@@ -21,6 +21,7 @@ with daily as (
         cast(d.unique_clicks as bigint) as unique_clicks,
         cast(d.opportunities as bigint) as opportunities
     from {dataset}.campaign_analytics_daily d
+    where d._deleted_at is null
 ),
 rolling as (
     select
@@ -57,4 +58,3 @@ select
     cast(r.unique_replies_7d as double precision) / nullif(r.contacted_7d, 0) as reply_rate_7d
 from rolling r
 left join {dataset}.campaigns c on {same_workspace:c,r} and c.id = r.campaign_id
-where c._deleted_at is null

@@ -2,7 +2,7 @@
 -- bounce rates. Rates: unique opens / contacted leads, unique replies / contacted leads, bounces / emails
 -- sent.
 -- requires: campaign_analytics
--- optional: campaigns, enum_labels
+-- optional: enum_labels
 select
     a.workspace_id,
     a.workspace_name,
@@ -32,9 +32,8 @@ select
     cast(a.link_click_count_unique as double precision) / nullif(a.contacted_count, 0) as click_rate,
     cast(a.bounced_count as double precision) / nullif(a.emails_sent_count, 0) as bounce_rate
 from {dataset}.campaign_analytics a
-left join {dataset}.campaigns c on {same_workspace:c,a} and c.id = a.campaign_id
 left join {dataset}.enum_labels status_label
     on status_label.resource = 'campaign_analytics'
     and status_label.column_name = 'campaign_status'
     and status_label.value = cast(a.campaign_status as varchar)
-where c._deleted_at is null
+where a._deleted_at is null

@@ -1,4 +1,4 @@
--- Live leads (not deleted in Instantly, nor their campaign) per workspace and campaign by lead status and interest status (`lt_interest_status`), with readable
+-- Live leads (not deleted in Instantly) per workspace and campaign by lead status and interest status (`lt_interest_status`), with readable
 -- labels (the spec's, else the workspace's custom lead labels) and each group's share of the campaign's
 -- leads.
 -- requires: leads
@@ -50,4 +50,3 @@ left join {dataset}.enum_labels interest_label
     and interest_label.column_name = 'lt_interest_status'
     and interest_label.value = cast(g.interest_status as varchar)
 left join custom_labels custom on {same_workspace:custom,g} and custom.interest_status = g.interest_status
-where c._deleted_at is null

@@ -1,4 +1,4 @@
--- One row per workspace and live campaign, from the change history of live leads (`leads_history`: a lead
+-- One row per workspace and campaign, from the change history of live leads (`leads_history`: a lead
 -- deleted in Instantly has no open version; a lead is counted in each campaign it had a version in): leads, and how many of them reached contacted (a first contact),
 -- replied (a reply count above 0) and interested (interest status 1-4: Interested, Meeting Booked, Meeting
 -- Completed, Won). first contact: the earliest `timestamp_last_contact` of its versions; first reply: the
@@ -96,4 +96,3 @@ select
     g.median_hours_to_interested
 from grouped g
 left join {dataset}.campaigns c on {same_workspace:c,g} and c.id = g.campaign_id
-where c._deleted_at is null

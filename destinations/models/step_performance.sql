@@ -20,6 +20,7 @@ with steps as (
         cast(s.unique_clicks as bigint) as unique_clicks,
         cast(s.opportunities as bigint) as opportunities
     from {dataset}.campaign_analytics_steps s
+    where s._deleted_at is null
 ),
 scored as (
     select
@@ -83,4 +84,3 @@ from winners w
 left join {dataset}.campaigns c on {same_workspace:c,w} and c.id = w.campaign_id
 left join subjects sub
     on {same_workspace:sub,w} and sub.campaign_id = w.campaign_id and sub.step = w.step and sub.variant = w.variant
-where c._deleted_at is null

@@ -7,8 +7,10 @@ reaches the end, the rows of its table whose key it never met are the deleted on
 early, or resumed an earlier run's cursor (the keys before it are not known here) marks nothing, and the
 next complete walk catches up.
 
-A fan-out resource (mappings per account) saw its whole collection when its parent's walk did and none of
-its own per-parent walks failed or ended early; a parent deleted meanwhile (404) just has no rows.
+A fan-out resource (mappings per account) saw its whole collection when its parent's walk did, none of
+its own per-parent walks failed or ended early, and the parent rejected no item (whose children were then
+never asked for); a parent deleted meanwhile (404) just has no rows. Reports about one parent item
+(analytics per campaign, `Endpoint.owner`) are no collection, and their rows follow that item instead.
 """
 
 import enum
@@ -21,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .endpoints import ENDPOINTS_BY_NAME, Endpoint, Kind, Strategy
+from .endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, Strategy
 from .progress import RunProgress
 from .walks import parse_time
 
@@ -39,6 +41,15 @@ def marks_deletions(endpoint: Endpoint) -> bool:
     append-only: what is not in this window is older, not deleted. Reports and snapshots are answers, not
     collections."""
     return endpoint.kind is Kind.LIST and endpoint.strategy in (Strategy.MERGE_ALL, Strategy.CHANGED_ROWS)
+
+
+# each walked resource, and the report tables whose rows follow its items (with the column naming the item)
+OWNED_TABLES: Mapping[str, tuple[tuple[str, str], ...]] = {
+    parent: tuple((e.name, e.owner.column) for e in ENDPOINTS if e.owner and e.owner.parent == parent)
+    for parent in {e.owner.parent for e in ENDPOINTS if e.owner}
+}
+# every table that carries `_deleted_at`
+MARKED_TABLES = tuple(e.name for e in ENDPOINTS if marks_deletions(e) or e.owner)
 
 
 class SeenKeys:
@@ -60,9 +71,10 @@ class SeenKeys:
             self._hashes.extend(hash_ for hash_ in map(self._hash_or_none, items) if hash_ is not None)
 
     def hash_of(self, item: Mapping[str, Any]) -> int:
+        """Keys are text columns: a key the API sent as a number is stored as its text, and hashed so."""
         if len(self.key_fields) == 1:
-            return hash(item[self.key_fields[0]])
-        return hash(tuple(item[name] for name in self.key_fields))
+            return hash(str(item[self.key_fields[0]]))
+        return hash(tuple(str(item[name]) for name in self.key_fields))
 
     def _hash_or_none(self, item: Any) -> int | None:
         try:
@@ -72,7 +84,7 @@ class SeenKeys:
 
     def hash_key(self, values: tuple[Any, ...]) -> int:
         """The hash of a key read back from the warehouse, as a tuple of its column values."""
-        return hash(values[0]) if len(values) == 1 else hash(values)
+        return hash(str(values[0])) if len(values) == 1 else hash(tuple(map(str, values)))
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -117,6 +129,8 @@ def complete_walks(progress: RunProgress, selected: Iterable[str]) -> list[Compl
         walker = progress.of(endpoint.fan_out.parent) if endpoint.fan_out else stats
         if not (stats.ok and walker.ok and walker.walk_complete and not stats.ended_early):
             continue
+        if endpoint.fan_out and walker.rejected:
+            continue  # a parent item it could not read has children it never asked for
         walked = walker.seen
         if walked is None or walked.started_at is None:
             continue

@@ -60,6 +60,15 @@ class FanOut:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The item of another resource each row is about: rows of a report per campaign follow their campaign
+    when it is deleted (`deletions`)."""
+
+    parent: str
+    column: str  # the row's column holding the parent's key
+
+
+@dataclass(frozen=True)
 class DateRange:
     """Analytics date range parameters (`YYYY-MM-DD`) and the longest range one request may span."""
 
@@ -94,6 +103,17 @@ class Endpoint:
     drop_fields: tuple[str, ...] = ()
     # Key fields the API may send as null ("could not determine"), stored as this value instead.
     null_key_value: str | None = None
+    # Reports whose rows are about a parent item the fan-out does not name in a column (`owner`).
+    belongs_to: Owner | None = None
+
+    @property
+    def owner(self) -> Owner | None:
+        """The parent item a report's rows are about, if any: they follow it when it is deleted."""
+        if self.kind is not Kind.REPORT:
+            return None
+        if self.belongs_to is None and self.fan_out and self.fan_out.column:
+            return Owner(self.fan_out.parent, self.fan_out.column)
+        return self.belongs_to
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -193,6 +213,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         kind=Kind.REPORT,
         primary_key="campaign_id",
         dates=DateRange(),
+        belongs_to=Owner("campaigns", "campaign_id"),
     ),
     Endpoint(
         name="campaign_analytics_daily",
@@ -228,6 +249,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         primary_key=("email_account", "date"),
         fan_out=FanOut(parent="accounts", parent_field="email", param="emails", batch=200),
         dates=DateRange(max_days=31),
+        belongs_to=Owner("accounts", "email_account"),
     ),
     Endpoint(
         name="subsequence_analytics",
