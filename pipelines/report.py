@@ -39,6 +39,7 @@ def summary(report: RunReport) -> str:
                 continue
             extras = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
             extras += f" deleted={row['rows_deleted']}" if row["rows_deleted"] else ""
+            extras += _fast_path(row)
             lines.append(
                 f"  {row['resource']:<24} requests={row['requests']:<6} pages={row['pages']:<6} "
                 f"extracted={row['rows_extracted']:<8} loaded={row['rows_loaded']:<8} "
@@ -98,6 +99,12 @@ def _workspace_line(run: WorkspaceRun) -> str:
     return (
         f"workspace {run.workspace.label}{identity} -> {where}: synced in {seconds:.1f}s, {slices} slice(s)"
     )
+
+
+def _fast_path(row: dict[str, Any]) -> str:
+    """The share of a batched resource's batches that reached dlt as Arrow tables (the fast path)."""
+    batches = row["arrow_batches"] + row["dict_batches"]
+    return f" arrow={row['arrow_batches']}/{batches}" if batches else ""
 
 
 def _cursor_change(row: dict[str, Any]) -> str:

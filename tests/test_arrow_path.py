@@ -8,11 +8,13 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from destinations import Target
 from destinations.models import refresh
 from pipelines.sync import make_pipeline
+from sources.instantly import settings
 from sources.instantly.arrow_rows import ArrowTables
 
 from .conftest import POSTGRES_URL, Warehouse, drop_postgres_dataset, require_postgres
@@ -104,9 +106,56 @@ def test_mixed_whole_and_fractional_numbers_stay_on_the_fast_path_as_doubles(
     fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
     for warehouse in (fast, dicts):
         warehouse.sync(resources=["leads"])
-    assert built and None not in built  # no batch went the dict path
+    assert built and all(isinstance(table, pa.Table) for table, _ in built)  # no batch went as dicts
     assert {str(table.schema.field("email_open_count").type) for table, _ in built} == {"double"}
     assert_same(fast, dicts)
+
+
+SMALL_BATCHES = 50  # the small world's 230 leads in five batches
+
+
+def test_values_of_another_type_are_fitted_on_the_fast_path_as_the_normalizer_fits_them(
+    monkeypatch, targets, tmp_path, simulator
+):
+    """Coerced (`"7"` into the bigint `status`, a timestamp written another way parsed), moved into variant
+    columns (`"many"` opens), or flattened row by row (an object in some rows, a value in others)."""
+    monkeypatch.setattr(settings, "ARROW_BATCH_ITEMS", SMALL_BATCHES)
+    world = simulator.world
+    ids = world.ids("leads")
+    world.update("leads", ids=ids[3:5], changes={"status": "7"})
+    world.update("leads", ids=ids[60:62], changes={"email_open_count": "many"})
+    world.update("leads", ids=ids[120:122], changes={"timestamp_last_contact": "2025-03-04 05:06:07"})
+    world.update("leads", ids=ids[130:131], changes={"timestamp_last_contact": "not a time"})
+    world.add_field("leads", "enrichment", lambda item: {"tier": "a"} if item["id"] in ids[:100] else "none")
+    fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
+    results = [warehouse.sync(resources=["leads"]) for warehouse in (fast, dicts)]
+    stats = results[0].progress.of("leads")
+    assert (stats.arrow_batches, stats.dict_batches) == (5, 0)
+    assert_same(fast, dicts)
+    columns = schema_tables(fast)["leads"]["columns"]
+    assert {
+        "email_open_count__v_text",
+        "timestamp_last_contact__v_text",
+        "enrichment",
+        "enrichment__tier",
+    } <= set(columns)
+
+
+def test_a_batch_holding_a_child_table_goes_as_dicts_alone(monkeypatch, targets, tmp_path, simulator):
+    monkeypatch.setattr(settings, "ARROW_BATCH_ITEMS", SMALL_BATCHES)
+    world = simulator.world
+    ids = world.ids("leads")
+    world.add_field(
+        "leads", "phones", lambda item: ["+1 555", "+1 556"] if item["id"] in ids[60:62] else None
+    )
+    world.add_field("leads", "source", lambda item: 3 if item["id"] in ids[60:200] else "web")
+    fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
+    results = [warehouse.sync(resources=["leads"]) for warehouse in (fast, dicts)]
+    stats = results[0].progress.of("leads")
+    assert (stats.arrow_batches, stats.dict_batches) == (4, 1)
+    assert results[1].progress.of("leads").dict_batches == 5
+    assert_same(fast, dicts)
+    assert "leads__phones" in schema_tables(fast)
 
 
 def test_several_workspaces_in_one_dataset_land_the_same(monkeypatch, simulators, targets, tmp_path):  # noqa: F811

@@ -6,23 +6,34 @@ would write: nested objects flattened into `parent__child` columns (dlt's naming
 or stored column types first and dlt's own inference (`JsonLItemsNormalizer._infer_column`) for new columns,
 values as dlt would coerce them, and `_dlt_load_id` and `_dlt_id`.
 
-A batch holding what only the normalizer reproduces (a list that would become a child table, a value whose
-type disagrees with its column, which dlt coerces or puts into a variant column, a timestamp in a format
-other than strict ISO 8601) raises `Unrepresentable` and goes the dict path. The rest of the extract then
-stays on the dict path: the normalizer types that batch's new columns only later, so an Arrow batch after it
-could type the same columns differently.
+A value whose type disagrees with its column is fitted as the normalizer fits it, by the normalizer's own
+code (`JsonLItemsNormalizer._coerce_non_null_value`): coerced (`"5"` into a bigint column, a timestamp in
+another format parsed), or moved into a variant column (`email_open_count__v_text`), which appears in the
+table where the normalizer would add it. A key holding an object in some rows and a value in others is
+flattened row by row, as dlt does.
+
+A batch holding what only the normalizer reproduces (a list that would become a child table, text that
+looks like dlt's typed-value markers, two keys that normalize to one name) goes as dicts, with the columns
+of its own table that the normalizer will make declared as hints, typed as the normalizer will type them:
+so the Arrow batches after it type those columns the same way, and only that batch leaves the fast path.
+Should even that not be possible, the rest of the extract goes as dicts.
 """
 
 import logging
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common import logger as dlt_logger
-from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+from dlt.common.configuration.container import Container
+from dlt.common.destination.capabilities import (
+    DestinationCapabilitiesContext,
+    adjust_column_schema_to_capabilities,
+)
 from dlt.common.json import PUA_CHARACTER_MAX, PUA_START, json
 from dlt.common.libs.pyarrow import get_py_arrow_datatype
 from dlt.common.normalizers.json import helpers as normalize_helpers
@@ -82,7 +93,7 @@ def _quiet_declared_json(resource: str) -> None:
 
 
 class ArrowTables:
-    """Builds a resource's batches as Arrow tables during one extract, or says when they must go as dicts."""
+    """Builds a resource's batches as Arrow tables during one extract, or as dicts where they must go so."""
 
     def __init__(self, table_name: str, declared: dict[str, TColumnSchema]):
         self.table_name = table_name
@@ -90,26 +101,33 @@ class ArrowTables:
         self.enabled = True
         self._typed: dict[str, TColumnSchema] = {}  # columns earlier batches of this extract typed
 
-    def build(self, items: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, TColumnSchema]] | None:
-        """The batch as one Arrow table and the hints of dlt's own columns to yield it with, or None: send
-        the dicts (from now on, every batch)."""
-        if not self.enabled:
-            return None
-        _quiet_declared_json(self.table_name)
-        batch = _Batch(self, dlt.current.source_schema())
-        try:
-            table = batch.build(items)
-        except Unrepresentable as exc:
-            logger.info("%s: the rest of this extract goes as dicts: %s", self.table_name, exc)
-            self.enabled = False
-            return None
-        self._typed.update(batch.typed)
-        return table
+    def build(self, items: list[dict[str, Any]]) -> tuple[Any, dict[str, TColumnSchema]]:
+        """The batch as one Arrow table, or as the dicts themselves, and the column hints to yield it with:
+        for a table, dlt's own columns; for dicts, the columns the normalizer will make of them."""
+        if self.enabled:
+            _quiet_declared_json(self.table_name)
+            schema = dlt.current.source_schema()
+            batch = _Batch(self, schema)
+            try:
+                table, hints = batch.build(items)
+                self._typed.update(batch.typed)
+                return table, hints
+            except Unrepresentable as exc:
+                logger.info("%s: a batch goes as dicts: %s", self.table_name, exc)
+            try:
+                hints = _Batch(self, schema, without_child_tables=True).columns_made(items)
+                self._typed.update(hints)
+            except Unrepresentable as exc:
+                logger.info("%s: the rest of this extract goes as dicts: %s", self.table_name, exc)
+                self.enabled = False
+                hints = {}
+        return items, hints if self.enabled else {}
 
 
 class _Batch:
-    def __init__(self, tables: ArrowTables, schema: Schema):
+    def __init__(self, tables: ArrowTables, schema: Schema, without_child_tables: bool = False):
         self.schema = schema
+        self.without_child_tables = without_child_tables
         self.naming = schema.naming
         self.name = self.naming.normalize_table_identifier(tables.table_name)
         stored = schema.tables.get(self.name)
@@ -120,11 +138,31 @@ class _Batch:
         self.typed: dict[str, TColumnSchema] = {}
         # per flattened column, the types of its non-null values (read once, by `flatten`)
         self.kinds: dict[str, set[type]] = {}
+        # per row index, the columns whose value went to a variant column, and that column's name
+        self.moved: dict[int, dict[str, str]] = {}
+        self._normalizer: JsonLItemsNormalizer | None = None
         self.load_id = dlt.current.load_package_state()["load_id"]
         self.c_load_id = self.naming.normalize_identifier(C_DLT_LOAD_ID)
         self.c_id = self.naming.normalize_identifier(C_DLT_ID)
 
     def build(self, items: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, TColumnSchema]]:
+        table = self.table(items)
+        # what dlt's normalizer adds to its own columns beyond type and nullability (unique, row_key)
+        own = {name: self.known.get(name) or self.typed[name] for name in (self.c_load_id, self.c_id)}
+        return table, own
+
+    def columns_made(self, items: list[dict[str, Any]]) -> dict[str, TColumnSchema]:
+        """The columns of this table the normalizer will add for these items, in its order, typed as it
+        will type them (their child tables aside)."""
+        table = self.table(items)
+        caps = self.normalizer.config.destination_capabilities
+        return {
+            name: adjust_column_schema_to_capabilities(dict(self.typed[name]), caps)
+            for name in table.schema.names
+            if name in self.typed
+        }
+
+    def table(self, items: list[dict[str, Any]]) -> pa.Table:
         level = normalize_helpers.get_table_nesting_level(
             self.schema, self.name, self.schema.data_item_normalizer.max_nesting
         )
@@ -132,20 +170,69 @@ class _Batch:
         values[self.c_load_id] = [self.load_id] * len(items)
         values[self.c_id] = generate_dlt_ids(len(items))
         self.kinds[self.c_load_id] = self.kinds[self.c_id] = {str}
+        columns: dict[str, TColumnSchema] = {}
+        for name in list(values):
+            column = self.column(name, values[name], self.kinds[name])
+            if column is not None:
+                columns[name] = column
+                values[name] = self.fit(column, values, len(items))
         new = {n for n in values if n not in self.known and self.kinds[n]}
         arrays, fields = [], []
         for name in [*self.known, *_first_appearance(self.row_names(items, level), new)]:
             kinds = self.kinds.get(name, set())
-            column = self.column(name, values.get(name), kinds)
+            column = columns.get(name) or self.typed.get(name) or self.column(name, values.get(name), kinds)
             if column is None:  # known without a type, and no value to infer one from: dlt skips it too
                 continue
             array = _to_arrow(column, values.get(name), kinds, len(items))
             arrays.append(array)
             fields.append(pa.field(name, array.type, nullable=column.get("nullable", True)))
-        table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-        # what dlt's normalizer adds to its own columns beyond type and nullability (unique, row_key)
-        own = {name: self.known.get(name) or self.typed[name] for name in (self.c_load_id, self.c_id)}
-        return table, own
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def fit(self, column: TColumnSchema, values: dict[str, list[Any]], size: int) -> list[Any]:
+        """The column's values as the normalizer stores them: a value of another type than the column's is
+        coerced, or moved to a variant column (added to `values`), by the normalizer's own code."""
+        name, data_type = column["name"], column["data_type"]
+        column_values = values[name]
+        native = _NATIVE.get(data_type, set())
+        odd = [i for i, v in enumerate(column_values) if v is not None and type(v) not in native]
+        if data_type == "timestamp" and str in self.kinds[name]:
+            text = pa.array([v if type(v) is str else None for v in column_values], pa.string())
+            iso = pc.fill_null(pc.match_substring_regex(text, _ISO_TIMESTAMP), True)
+            odd += pc.indices_nonzero(pc.invert(iso)).to_pylist()
+        if not odd:
+            return column_values
+        fitted = list(column_values)
+        for index in sorted(odd):
+            target, made, value = self.normalizer._coerce_non_null_value(
+                self.columns_view, self.name, name, column_values[index]
+            )
+            if made is not None:
+                self.typed[target] = made
+            if data_type == "timestamp" and target == name:
+                value = value.isoformat()
+            if target == name:
+                fitted[index] = value
+                continue
+            fitted[index] = None
+            values.setdefault(target, [None] * size)[index] = value
+            self.kinds.setdefault(target, set()).add(type(value))
+            self.moved.setdefault(index, {})[name] = target
+        self.kinds[name] = set(map(type, fitted)) - {_NONE}
+        return fitted
+
+    @property
+    def columns_view(self) -> dict[str, TColumnSchema]:
+        """Every column this batch knows of, as the normalizer would see the table's columns."""
+        return {**self.known, **self.typed}
+
+    @property
+    def normalizer(self) -> JsonLItemsNormalizer:
+        """dlt's normalizer, for its inference and coercion rules, with the destination's capabilities."""
+        if self._normalizer is None:
+            caps = Container().get(DestinationCapabilitiesContext) or _CAPS
+            config = SimpleNamespace(destination_capabilities=caps)
+            self._normalizer = JsonLItemsNormalizer(None, None, None, self.schema, self.load_id, config)
+        return self._normalizer
 
     def column(self, name: str, values: list[Any] | None, kinds: set[type]) -> TColumnSchema | None:
         known = self.known.get(name)
@@ -154,13 +241,14 @@ class _Batch:
         if not kinds:
             return None
         first = next(v for v in values if v is not None)
-        inference = JsonLItemsNormalizer(None, None, None, self.schema, self.load_id, None)
-        self.typed[name] = inference._infer_column(name, first, table_name=self.name)
+        self.typed[name] = self.normalizer._infer_column(name, first, table_name=self.name)
         return self.typed[name]
 
     def row_names(self, rows: list[dict[str, Any]], level: int) -> Iterator[list[str]]:
-        """Per row, its non-null columns in the order dlt's normalizer adds them to the table."""
-        for row in rows:
+        """Per row, its non-null columns in the order dlt's normalizer adds them to the table (a value moved
+        to a variant column under the variant's name)."""
+        for index, row in enumerate(rows):
+            moved = self.moved.get(index, {})
             names: list[str] = []
             stack = [(row, level, ())]
             while stack:
@@ -171,7 +259,7 @@ class _Batch:
                         if type(value) is dict:
                             stack.append((value, current_level - 1, (*path, ident)))
                     elif value is not None:
-                        names.append(name)
+                        names.append(moved.get(name, name))
             yield [*names, self.c_load_id, self.c_id]
 
     def names(self, key: str, path: tuple[str, ...]) -> tuple[str, str]:
@@ -190,12 +278,14 @@ class _Batch:
             ident, name = self.names(key, path)
             kinds = set(map(type, values)) - {_NONE}
             if kinds & {dict, list} and not self.is_json(name, level):
-                if kinds == {dict}:
-                    nested.append((values, (*path, ident)))
+                if not self.without_child_tables and any(v for v in values if type(v) is list):
+                    raise Unrepresentable(f"{self.name}.{name}: a list that makes a child table")
+                if dict in kinds:  # the rows holding an object flatten it, the others keep their value
+                    nested.append(([v if type(v) is dict else None for v in values], (*path, ident)))
+                values = [None if type(v) in (dict, list) else v for v in values]  # empty lists: no column
+                kinds -= {dict, list}
+                if not kinds:
                     continue
-                if kinds == {list} and not any(values):
-                    continue  # empty lists: dlt writes no child rows and no column
-                raise Unrepresentable(f"{self.name}.{name}: a child table, or objects mixed with values")
             if name in columns:
                 raise Unrepresentable(f"{self.name}.{name}: two fields normalize to this name")
             columns[name] = values

@@ -27,6 +27,8 @@ class ResourceStats:
     seen: Any = field(default=None, repr=False)
     walk_complete: bool = False  # the walk reached its end in this slice, seen whole (`seen`)
     deleted: int = 0  # rows a complete walk did not meet, marked or removed (`deletes`)
+    arrow_batches: int = 0  # batches handed to dlt as Arrow tables (the fast path)
+    dict_batches: int = 0  # and as dicts (row by row through dlt's normalizer)
     seconds: float = 0.0  # time spent fetching, over every slice of the run
 
     _since: float | None = field(default=None, repr=False)

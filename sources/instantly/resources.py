@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
 from . import dates, settings
 from .arrow_rows import ArrowTables
@@ -172,9 +173,9 @@ class Fetcher:
         if not endpoint.arrow:
             return None
         if not self.config.arrow_fast_path:
-            return Batches(None)
+            return Batches(None, self.progress.of(endpoint.name))
         columns = resource_columns(endpoint, shared=bool(self.config.workspace_columns))
-        return Batches(ArrowTables(endpoint.name, columns))
+        return Batches(ArrowTables(endpoint.name, columns), self.progress.of(endpoint.name))
 
     # --- lists per parent item ------------------------------------------------------------------------
 
@@ -371,8 +372,9 @@ class Batches:
     can carry hints that only its end decides (`close`).
     """
 
-    def __init__(self, tables: ArrowTables | None):
+    def __init__(self, tables: ArrowTables | None, stats: ResourceStats | None = None):
         self.tables = tables
+        self.stats = stats or ResourceStats()
         self.pending: list[dict[str, Any]] = []
         self.held: tuple[Any, dict[str, Any]] | None = None  # a batch and the columns dlt must be told
 
@@ -392,10 +394,14 @@ class Batches:
         items, self.pending = self.pending, []
         if not items:
             return
-        built = self.tables.build(items) if self.tables else None
+        built = self.tables.build(items) if self.tables else (items, {})
+        if isinstance(built[0], pa.Table):
+            self.stats.arrow_batches += 1
+        else:
+            self.stats.dict_batches += 1
         if self.held is not None:
             yield _with_hints(*self.held)
-        self.held = built or (items, {})
+        self.held = built
 
 
 def _with_hints(batch: Any, columns: dict[str, Any], table_hints: dict[str, Any] | None = None) -> Any:
