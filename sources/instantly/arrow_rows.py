@@ -140,6 +140,7 @@ class _Batch:
         self.kinds: dict[str, set[type]] = {}
         # per row index, the columns whose value went to a variant column, and that column's name
         self.moved: dict[int, dict[str, str]] = {}
+        self.variants: set[str] = set()  # variant columns this batch made
         self._normalizer: JsonLItemsNormalizer | None = None
         self.load_id = dlt.current.load_package_state()["load_id"]
         self.c_load_id = self.naming.normalize_identifier(C_DLT_LOAD_ID)
@@ -147,8 +148,10 @@ class _Batch:
 
     def build(self, items: list[dict[str, Any]]) -> tuple[pa.Table, dict[str, TColumnSchema]]:
         table = self.table(items)
-        # what dlt's normalizer adds to its own columns beyond type and nullability (unique, row_key)
+        # what dlt's normalizer adds to its own columns beyond type and nullability (unique, row_key), and
+        # to variant columns (the `variant` flag)
         own = {name: self.known.get(name) or self.typed[name] for name in (self.c_load_id, self.c_id)}
+        own.update((name, self.typed[name]) for name in self.variants if name in self.typed)
         return table, own
 
     def columns_made(self, items: list[dict[str, Any]]) -> dict[str, TColumnSchema]:
@@ -203,13 +206,18 @@ class _Batch:
             return column_values
         fitted = list(column_values)
         for index in sorted(odd):
-            target, made, value = self.normalizer._coerce_non_null_value(
-                self.columns_view, self.name, name, column_values[index]
-            )
+            try:
+                target, made, value = self.normalizer._coerce_non_null_value(
+                    self.columns_view, self.name, name, column_values[index]
+                )
+            except Exception as exc:  # a value no variant takes: dlt's normalizer would fail the load
+                raise Unrepresentable(f"{name}: {exc}") from None
             if made is not None:
                 self.typed[target] = made
+                if target != name:
+                    self.variants.add(target)
             if data_type == "timestamp" and target == name:
-                value = value.isoformat()
+                value = value.isoformat()  # the instant dlt parsed, as text the Arrow cast reads
             if target == name:
                 fitted[index] = value
                 continue
