@@ -128,3 +128,18 @@ def _looks_like_duckdb(path: Path) -> bool:
     with path.open("rb") as handle:
         header = handle.read(16)
     return header[8:12] == b"DUCK"
+
+
+def dataset_columns(client: Any) -> dict[str, set[str]]:
+    """Each table of the client's dataset (as the database has it, whatever dlt's schema says) and its
+    columns; nothing when the dataset does not exist yet."""
+    if not client.has_dataset():
+        return {}
+    rows = client.execute_sql(
+        "select table_name, column_name from information_schema.columns where table_schema = %s",
+        client.dataset_name,
+    )
+    columns: dict[str, set[str]] = {}
+    for table, column in rows or []:
+        columns.setdefault(table, set()).add(column)
+    return columns

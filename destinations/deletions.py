@@ -39,6 +39,8 @@ from dlt.pipeline.pipeline import Pipeline
 from sources.instantly.deletions import OWNED_TABLES, CompleteWalk, Deletes
 from sources.instantly.settings import DELETED_AT_COLUMN, DELETION_READ_ROWS
 
+from . import dataset_columns
+
 logger = logging.getLogger(__name__)
 
 WORKSPACE_COLUMN = "workspace_id"
@@ -70,7 +72,7 @@ def ensure_deleted_columns(pipeline: Pipeline, tables: Iterable[str]) -> None:
     filter on, there from the first load whatever `deletes` says."""
     schema = pipeline.default_schema
     with pipeline.sql_client() as client:
-        columns = _dataset_columns(client)
+        columns = dataset_columns(client)
         for table in tables:
             for name in _chain(schema, table):
                 if name in columns and DELETED_AT_COLUMN not in columns[name]:
@@ -84,7 +86,7 @@ def sweep(pipeline: Pipeline, walks: list[CompleteWalk]) -> list[Swept]:
     """For each complete walk: mark, remove or revive the rows of its table by what the walk met."""
     swept = []
     with pipeline.sql_client() as client:
-        columns = _dataset_columns(client)
+        columns = dataset_columns(client)
         for walk in walks:
             if walk.table in columns:  # else nothing was loaded yet
                 swept.append(_sweep_table(client, _Scope(client, pipeline.default_schema, columns, walk)))
@@ -278,16 +280,3 @@ def _chain(schema: Schema, table: str) -> list[str]:
     if table not in schema.tables:
         return [table]
     return [nested["name"] for nested in get_nested_tables(schema.tables, table)]
-
-
-def _dataset_columns(client: Any) -> dict[str, set[str]]:
-    if not client.has_dataset():
-        return {}
-    rows = client.execute_sql(
-        "select table_name, column_name from information_schema.columns where table_schema = %s",
-        client.dataset_name,
-    )
-    columns: dict[str, set[str]] = {}
-    for table, column in rows or []:
-        columns.setdefault(table, set()).add(column)
-    return columns

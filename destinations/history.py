@@ -33,6 +33,8 @@ from typing import Any
 
 from sources.instantly import configured_history
 
+from . import dataset_columns
+
 logger = logging.getLogger(__name__)
 
 LOADS_TABLE = "_instantly_history_loads"
@@ -138,7 +140,7 @@ def record_history(pipeline: Any) -> dict[str, int]:
     with pipeline.sql_client() as client:
         if not client.has_dataset():
             return written
-        columns = _columns(client)
+        columns = dataset_columns(client)
         if "_dlt_loads" not in columns:
             return written
         for table in HISTORY_TABLES:
@@ -171,17 +173,6 @@ def record_table(client: Any, table: HistoryTable, present: set[str], existing: 
                 load_id,
             )
     return written
-
-
-def _columns(client: Any) -> dict[str, set[str]]:
-    rows = client.execute_sql(
-        "select table_name, column_name from information_schema.columns where table_schema = %s",
-        client.dataset_name,
-    )
-    found: dict[str, set[str]] = {}
-    for name, column in rows or []:
-        found.setdefault(name, set()).add(column)
-    return found
 
 
 def _history_columns(table: HistoryTable, shared: bool) -> list[tuple[str, str]]:
