@@ -14,10 +14,14 @@ On top of the clean world (whose spec numbers already arrive as ``3`` in one lea
 * payload keys whose type changes from lead to lead: a number whole in one and fractional in the next, and
   one that is a string, a number or an object.
 
-Every share below is per lead and independent of the others, so most leads carry nothing surprising and
-one in a few carries something. Each lead draws from its own stream ``(seed, MESSY_STREAM, index)``, apart
-from every stream of the clean world: a messy world is the clean one plus these changes, and the clean world
-is the same with or without this module.
+Every share below is per lead and independent of the others. Together (seed 3, 4,000 leads): about 30% of
+the leads are exactly the clean world's, about 30% have a payload whose shape or types would surprise a table
+schema (typed keys, the enrichment object, a list, a ``crm_ref`` that is not a string, a long string), and
+the rest differ only in text or in a number's kind.
+
+Each lead draws from its own stream ``(seed, MESSY_STREAM, index)``, apart from every stream of the clean
+world: a messy world is the clean one plus these changes, and the clean world is the same with or without
+this module.
 """
 
 import random
