@@ -12,12 +12,13 @@ On top of the clean world (whose spec numbers already arrive as ``3`` in one lea
   text, numbers, booleans and nulls;
 * an enrichment object nested four levels deep in the payload, sometimes with lists inside;
 * payload keys whose type changes from lead to lead: a number whole in one and fractional in the next, and
-  one that is a string, a number or an object.
+  one that is a string, a number or an object;
+* a top-level field the spec does not document, a number whole in some leads and fractional in others.
 
 Every share below is per lead and independent of the others. Together (seed 3, 4,000 leads): about 30% of
-the leads are exactly the clean world's, about 30% have a payload whose shape or types would surprise a table
-schema (typed keys, the enrichment object, a list, a ``crm_ref`` that is not a string, a long string), and
-the rest differ only in text or in a number's kind.
+the leads are the clean world's (but for the undocumented field, null in most leads), about 30% have a
+payload whose shape or types would surprise a table schema (typed keys, the enrichment object, a list, a
+``crm_ref`` that is not a string, a long string), and the rest differ only in text or in a number's kind.
 
 Each lead draws from its own stream ``(seed, MESSY_STREAM, index)``, apart from every stream of the clean
 world: a messy world is the clean one plus these changes, and the clean world is the same with or without
@@ -60,6 +61,11 @@ P_SHIFTING = 0.20
 """``crm_ref``, written by several integrations: a string in most leads, a number in some, an object in a
 few (``SHIFTING_KINDS``)."""
 SHIFTING_KINDS = (("str", 0.6), ("number", 0.25), ("object", 0.15))
+P_LEAD_SCORE = 0.3
+"""``lead_score``, a field the spec does not document, on every lead (APIs return fields before their spec
+names them; the world's ``add_field`` does the same): a number in this share of the leads, whole in half of
+them and fractional in the other half (``3``, ``2.5``), null in the rest. Nothing declares its column."""
+UNDOCUMENTED_NUMBER = "lead_score"
 P_MESSY_TEXT = 0.15
 """A payload text value (``icebreaker``) with emoji, right-to-left or CJK text, or an invisible character."""
 
@@ -241,3 +247,7 @@ def mess_up_lead(item: dict[str, Any], seed: int, index: int) -> None:
     if rng.random() < P_MESSY_TEXT:
         payload["icebreaker"] = rng.choice(MESSY_TEXTS)
     item["payload"] = payload
+    score = None
+    if rng.random() < P_LEAD_SCORE:
+        score = rng.between(0, 9) + (0.5 if rng.random() < 0.5 else 0)
+    item[UNDOCUMENTED_NUMBER] = score
