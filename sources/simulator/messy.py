@@ -63,8 +63,11 @@ few (``SHIFTING_KINDS``)."""
 SHIFTING_KINDS = (("str", 0.6), ("number", 0.25), ("object", 0.15))
 P_LEAD_SCORE = 0.3
 """``lead_score``, a field the spec does not document, on every lead (APIs return fields before their spec
-names them; the world's ``add_field`` does the same): a number in this share of the leads, whole in half of
-them and fractional in the other half (``3``, ``2.5``), null in the rest. Nothing declares its column."""
+names them; the world's ``add_field`` does the same): a number in this share of the leads, null in the
+rest. Nothing declares its column."""
+P_FRACTIONAL_SCORE = 0.3
+"""Of the scores, those with a half (``2.5``); the others are whole (``3``): the share ``mixed_numbers`` gives
+the other kind of number (``generate.P_OTHER_KIND_OF_NUMBER``)."""
 UNDOCUMENTED_NUMBER = "lead_score"
 P_MESSY_TEXT = 0.15
 """A payload text value (``icebreaker``) with emoji, right-to-left or CJK text, or an invisible character."""
@@ -249,5 +252,5 @@ def mess_up_lead(item: dict[str, Any], seed: int, index: int) -> None:
     item["payload"] = payload
     score = None
     if rng.random() < P_LEAD_SCORE:
-        score = rng.between(0, 9) + (0.5 if rng.random() < 0.5 else 0)
+        score = rng.between(0, 9) + (0.5 if rng.random() < P_FRACTIONAL_SCORE else 0)
     item[UNDOCUMENTED_NUMBER] = score
