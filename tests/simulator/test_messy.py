@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+import sources.simulator as simulator_package
+from pipelines import cli
 from sources.simulator import World, messy
 from sources.simulator import __main__ as simulator_main
 
@@ -205,3 +207,10 @@ def test_the_simulator_command_serves_a_messy_world_with_messy(monkeypatch):
     simulator_main.main(["--leads", "10"])
     simulator_main.main(["--leads", "10", "--messy"])
     assert [kwargs["messy"] for kwargs in served] == [False, True]
+
+
+def test_instantly_sync_simulate_serves_a_messy_world_with_messy(monkeypatch):
+    served = []
+    monkeypatch.setattr(simulator_package, "serve", lambda **kwargs: served.append(kwargs))
+    assert cli.main(["simulate", "--messy"]) == 0
+    assert served[0]["messy"] is True
