@@ -198,7 +198,15 @@ def _run_data_set(names: list[str], leads: int, messy: bool) -> dict[str, dict]:
     results = {}
     with simulator_process({"leads": leads, "campaigns": 20, "accounts": 20}, messy=messy) as base_url:
         for name in names:
-            figures = results[name] = run_child("bench.throughput", "--child", name, "--base-url", base_url)
+            try:
+                figures = run_child("bench.throughput", "--child", name, "--base-url", base_url)
+            except (
+                SystemExit
+            ) as exc:  # one contender failing (a load out of memory) leaves the others' figures
+                results[name] = {"failed": str(exc)}
+                print(f"{name:<30} FAILED: {exc}", flush=True)
+                continue
+            results[name] = figures
             print(
                 f"{name:<30} rows={figures['rows']:>8} {_rate(figures):>9.0f} rows/s "
                 f"wall={figures['seconds']:>7.1f}s peak_rss={figures['peak_rss_mb']:>7.0f} MB",
@@ -209,6 +217,16 @@ def _run_data_set(names: list[str], leads: int, messy: bool) -> dict[str, dict]:
 
 def _rate(figures: dict) -> float:
     return figures["rows"] / figures["seconds"]
+
+
+def _ran(figures: dict | None) -> bool:
+    return figures is not None and "failed" not in figures
+
+
+def _rate_cell(figures: dict | None) -> str:
+    if figures is None:
+        return "-"
+    return f"{_rate(figures):,.0f} rows/s" if _ran(figures) else "failed"
 
 
 def _arrow_share(figures: dict) -> str:
@@ -222,14 +240,14 @@ def _arrow_share(figures: dict) -> str:
 
 
 def _print_ratios(results: dict) -> None:
-    rate = {name: _rate(figures) for name, figures in results.items()}
+    rate = {name: _rate(figures) for name, figures in results.items() if "failed" not in figures}
     mine = rate.get("project")
     if mine is not None:
         for other in (LOWER_BOUND, "peer rest_api (defaults)", PEER_PARQUET):
             if other in rate:
                 print(f"project / {other:<30} {mine / rate[other]:.2f}x")
     for name in PROJECTS:
-        if name in results:
+        if name in rate:
             print(
                 f"{name}: leads batches as Arrow tables (reported by the sync): {_arrow_share(results[name])}"
             )
@@ -242,18 +260,18 @@ def _print_side_by_side(results: dict[str, dict[str, dict]]) -> None:
     print(f"{'':<44}" + "".join(f"{data:>22}" for data in data_sets))
     names = list(dict.fromkeys(name for figures in results.values() for name in figures))
     for name in names:
-        cells = [f"{_rate(results[d][name]):,.0f} rows/s" if name in results[d] else "-" for d in data_sets]
+        cells = [_rate_cell(results[d].get(name)) for d in data_sets]
         print(f"{name:<44}" + "".join(f"{cell:>22}" for cell in cells))
     for other in (LOWER_BOUND, PEER_PARQUET):
         cells = []
         for data in data_sets:
-            found = results[data]
+            found = {name: figures for name, figures in results[data].items() if "failed" not in figures}
             both = "project" in found and other in found
             cells.append(f"{_rate(found['project']) / _rate(found[other]):.2f}x" if both else "-")
         print(f"{'project / ' + other:<44}" + "".join(f"{cell:>22}" for cell in cells))
     for name in PROJECTS:
         if any(name in results[d] for d in data_sets):
-            cells = [_arrow_share(results[d][name]) if name in results[d] else "-" for d in data_sets]
+            cells = [_arrow_share(results[d][name]) if _ran(results[d].get(name)) else "-" for d in data_sets]
             print(f"{name + ': Arrow batches':<44}" + "".join(f"{cell:>22}" for cell in cells))
 
 

@@ -40,3 +40,16 @@ def test_both_data_sets_are_printed_side_by_side_with_the_ratios(capsys):
     assert row[f"project / {throughput.LOWER_BOUND}"] == ["0.50x", "0.20x"]
     assert row[f"project / {throughput.PEER_PARQUET}"] == ["2.00x", "0.80x"]
     assert row["project: Arrow batches"] == ["100%", "(2", "of", "2)", "n/a"]
+
+
+def test_a_failed_contender_shows_as_failed_and_leaves_the_other_ratios(capsys):
+    results = {
+        "clean": {throughput.PEER_PARQUET: _figures(1000, 4.0), "project": _figures(1000, 2.0)},
+        "messy": {throughput.PEER_PARQUET: {"failed": "exit 1"}, "project": _figures(1000, 10.0)},
+    }
+    throughput._print_ratios(results["messy"])
+    throughput._print_side_by_side(results)
+    lines = capsys.readouterr().out.splitlines()
+    row = {line[:44].strip(): line[44:].split() for line in lines}
+    assert row[throughput.PEER_PARQUET] == ["250", "rows/s", "failed"]
+    assert row[f"project / {throughput.PEER_PARQUET}"] == ["2.00x", "-"]
