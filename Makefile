@@ -28,7 +28,7 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m bench.throughput --leads 200000
+	$(BIN)/python -m bench.throughput --leads 200000 --data both
 
 bench-rate: install
 	$(BIN)/python -m bench.ratelimited

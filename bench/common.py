@@ -25,18 +25,23 @@ def free_port() -> int:
 
 @contextmanager
 def simulator_process(
-    sizes: dict[str, int], time_scale: float | None = None, churn: dict[str, tuple[int, int]] | None = None
+    sizes: dict[str, int],
+    time_scale: float | None = None,
+    churn: dict[str, tuple[int, int]] | None = None,
+    messy: bool = False,
 ) -> Iterator[str]:
     """Serve a simulated workspace from its own process; yields its base URL.
 
     `time_scale` None turns the simulator's rate limits off; a number turns the API's real limits on,
     with windows shortened by that factor (60: an API minute per real second). `churn`: per entity, how many
     items are deleted and changed before it serves (the same seed otherwise serves the same workspace).
+    `messy`: leads as real workspaces hold them (`python -m sources.simulator --messy`).
     """
     port = free_port()
     limits = ["--rate-limits", "off"] if time_scale is None else ["--time-scale", str(time_scale)]
     counts = [arg for name, size in sizes.items() for arg in (f"--{name.replace('_', '-')}", str(size))]
     counts += [f"--churn={name}:{deleted}:{changed}" for name, (deleted, changed) in (churn or {}).items()]
+    counts += ["--messy"] if messy else []
     simulator = subprocess.Popen(
         [
             sys.executable,

@@ -4,7 +4,13 @@ Each contender runs in its own process against the same simulator process (same 
 so wall time and peak RSS are its own. Prints rows/s, requests/s, wall time and peak RSS, and the ratios
 project / lower bound and project / peer. `--destination postgres` adds the project row into Postgres.
 
+Two data sets: `clean` (the simulator's default world) and `messy` (`--messy`: leads as real workspaces hold
+them, see `sources/simulator/messy.py`); `--data both` (the default) runs every contender on each, one
+simulator process per data set, and prints them side by side, with the share of the leads batches the sync
+sent to dlt as Arrow tables (as the sync itself reports it).
+
     .venv/bin/python -m bench.throughput --leads 200000
+    .venv/bin/python -m bench.throughput --data messy --leads 30000 --only project
 """
 
 import argparse
@@ -99,9 +105,19 @@ def peer(base_url: str, workdir: Path, file_format: str) -> dict:
     return {"rows": rows, "requests": None}
 
 
+def _sync_figures(stats) -> dict:
+    """Rows and requests of a project sync, and how many of its batches went to dlt as Arrow tables and how
+    many as dicts, where the sync counts them (None where it does not)."""
+    return {
+        "rows": stats.rows_kept,
+        "requests": stats.requests,
+        "arrow_batches": getattr(stats, "arrow_batches", None),
+        "dict_batches": getattr(stats, "dict_batches", None),
+    }
+
+
 def project(base_url: str, workdir: Path) -> dict:
-    stats = sync_project(base_url, workdir, ["leads"], **NO_CLIENT_LIMITS).progress.of("leads")
-    return {"rows": stats.rows_kept, "requests": stats.requests}
+    return _sync_figures(sync_project(base_url, workdir, ["leads"], **NO_CLIENT_LIMITS).progress.of("leads"))
 
 
 def project_postgres(base_url: str, workdir: Path) -> dict:
@@ -116,7 +132,7 @@ def project_postgres(base_url: str, workdir: Path) -> dict:
         stats = result.progress.of("leads")
     finally:
         drop_postgres_schemas(dataset)
-    return {"rows": stats.rows_kept, "requests": stats.requests}
+    return _sync_figures(stats)
 
 
 CONTENDERS = {
@@ -139,10 +155,21 @@ def _run_one(name: str, base_url: str) -> None:
     print(json.dumps(figures))
 
 
+DATA_SETS = ("clean", "messy")
+LOWER_BOUND, PEER_PARQUET = "lower bound (httpx + duckdb)", "peer rest_api (parquet)"
+PROJECTS = ("project", "project (postgres)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=200_000)
     parser.add_argument("--only", action="append", help="run only these contenders (repeatable)")
+    parser.add_argument(
+        "--data",
+        choices=(*DATA_SETS, "both"),
+        default="both",
+        help="the simulator's default leads (clean), leads as real workspaces hold them (messy), or both",
+    )
     parser.add_argument(
         "--destination",
         choices=("duckdb", "postgres"),
@@ -156,27 +183,96 @@ def main() -> None:
         _run_one(args.child, args.base_url)
         return
 
+    default = [n for n in CONTENDERS if args.destination == "postgres" or n not in POSTGRES_ONLY]
+    names = args.only or default
+    results: dict[str, dict[str, dict]] = {}
+    for data in DATA_SETS if args.data == "both" else (args.data,):
+        print(f"== {data} data, {args.leads:,} leads ==", flush=True)
+        results[data] = _run_data_set(names, args.leads, messy=data == "messy")
+        _print_ratios(results[data])
+    if len(results) > 1:
+        _print_side_by_side(results)
+
+
+def _run_data_set(names: list[str], leads: int, messy: bool) -> dict[str, dict]:
     results = {}
-    with simulator_process({"leads": args.leads, "campaigns": 20, "accounts": 20}) as base_url:
-        default = [n for n in CONTENDERS if args.destination == "postgres" or n not in POSTGRES_ONLY]
-        for name in args.only or default:
-            figures = results[name] = run_child("bench.throughput", "--child", name, "--base-url", base_url)
+    with simulator_process({"leads": leads, "campaigns": 20, "accounts": 20}, messy=messy) as base_url:
+        for name in names:
+            try:
+                figures = run_child("bench.throughput", "--child", name, "--base-url", base_url)
+            except (
+                SystemExit
+            ) as exc:  # one contender failing (a load out of memory) leaves the others' figures
+                results[name] = {"failed": str(exc)}
+                print(f"{name:<30} FAILED: {exc}", flush=True)
+                continue
+            results[name] = figures
             print(
-                f"{name:<30} rows={figures['rows']:>8} {figures['rows'] / figures['seconds']:>9.0f} rows/s "
+                f"{name:<30} rows={figures['rows']:>8} {_rate(figures):>9.0f} rows/s "
                 f"wall={figures['seconds']:>7.1f}s peak_rss={figures['peak_rss_mb']:>7.0f} MB",
                 flush=True,
             )
-    _print_ratios(results)
+    return results
+
+
+def _rate(figures: dict) -> float:
+    return figures["rows"] / figures["seconds"]
+
+
+def _ran(figures: dict | None) -> bool:
+    return figures is not None and "failed" not in figures
+
+
+def _rate_cell(figures: dict | None) -> str:
+    if figures is None:
+        return "-"
+    return f"{_rate(figures):,.0f} rows/s" if _ran(figures) else "failed"
+
+
+def _arrow_share(figures: dict) -> str:
+    """The share of the leads batches that went to dlt as Arrow tables, as the sync counted them, or n/a."""
+    arrow, dicts = figures.get("arrow_batches"), figures.get("dict_batches")
+    if not isinstance(arrow, int) or not isinstance(dicts, int):
+        return "n/a"
+    if arrow + dicts == 0:
+        return "no batches"
+    return f"{arrow / (arrow + dicts):.0%} ({arrow} of {arrow + dicts})"
 
 
 def _print_ratios(results: dict) -> None:
-    rate = {name: figures["rows"] / figures["seconds"] for name, figures in results.items()}
+    rate = {name: _rate(figures) for name, figures in results.items() if "failed" not in figures}
     mine = rate.get("project")
-    if mine is None:
-        return
-    for other in ("lower bound (httpx + duckdb)", "peer rest_api (defaults)", "peer rest_api (parquet)"):
-        if other in rate:
-            print(f"project / {other:<30} {mine / rate[other]:.2f}x")
+    if mine is not None:
+        for other in (LOWER_BOUND, "peer rest_api (defaults)", PEER_PARQUET):
+            if other in rate:
+                print(f"project / {other:<30} {mine / rate[other]:.2f}x")
+    for name in PROJECTS:
+        if name in rate:
+            print(
+                f"{name}: leads batches as Arrow tables (reported by the sync): {_arrow_share(results[name])}"
+            )
+
+
+def _print_side_by_side(results: dict[str, dict[str, dict]]) -> None:
+    """One line per contender (and per ratio), one column per data set."""
+    data_sets = list(results)
+    print("== side by side ==")
+    print(f"{'':<44}" + "".join(f"{data:>22}" for data in data_sets))
+    names = list(dict.fromkeys(name for figures in results.values() for name in figures))
+    for name in names:
+        cells = [_rate_cell(results[d].get(name)) for d in data_sets]
+        print(f"{name:<44}" + "".join(f"{cell:>22}" for cell in cells))
+    for other in (LOWER_BOUND, PEER_PARQUET):
+        cells = []
+        for data in data_sets:
+            found = {name: figures for name, figures in results[data].items() if "failed" not in figures}
+            both = "project" in found and other in found
+            cells.append(f"{_rate(found['project']) / _rate(found[other]):.2f}x" if both else "-")
+        print(f"{'project / ' + other:<44}" + "".join(f"{cell:>22}" for cell in cells))
+    for name in PROJECTS:
+        if any(name in results[d] for d in data_sets):
+            cells = [_arrow_share(results[d][name]) if _ran(results[d].get(name)) else "-" for d in data_sets]
+            print(f"{name + ': Arrow batches':<44}" + "".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":

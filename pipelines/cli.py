@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="serve the local Instantly API simulator")
     simulate.add_argument("--port", type=int, default=8787)
     simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--messy", action="store_true", help="leads as real workspaces hold them")
     simulate.set_defaults(handler=cmd_simulate)
 
     status = commands.add_parser("status", help="last load, rows per table, stored cursors")
@@ -198,7 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from sources.simulator import serve
 
-    serve(port=args.port, seed=args.seed)
+    serve(port=args.port, seed=args.seed, messy=args.messy)
     return ExitCode.OK
 
 

@@ -1,6 +1,7 @@
 """Serve a simulated workspace until Ctrl-C.
 
 python -m sources.simulator --port 8787 --seed 1 --leads 100000 --rate-limits on
+python -m sources.simulator --messy --leads 30000 --rate-limits off
 """
 
 import argparse
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ENTITY:DELETED:CHANGED",
         help="before serving, delete and change that many items (e.g. leads:10000:50000); repeatable",
     )
+    parser.add_argument(
+        "--messy",
+        action="store_true",
+        help="leads carry what real workspaces carry: odd scripts, long strings, deep and shifting payloads",
+    )
     for name in ENTITIES:
         parser.add_argument(
             f"--{name.replace('_', '-')}",
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
         host=args.host,
         churn=churn,
+        messy=args.messy,
     )
 
 

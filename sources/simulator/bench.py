@@ -38,9 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--messy", action="store_true", help="leads as real workspaces hold them")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    world = World(seed=args.seed, sizes={"leads": args.leads})
+    world = World(seed=args.seed, sizes={"leads": args.leads}, messy=args.messy)
     with Simulator(world, api_key="bench-key") as simulator:
         print(f"world of {args.leads} leads ready in {time.perf_counter() - started:.2f} s", flush=True)
         subprocess.run([sys.executable, "-c", _CLIENT, simulator.base_url, str(args.pages)], check=True)

@@ -55,6 +55,7 @@ class Refs(Protocol):
     tag_ids: list[str]
     custom_variables: list[tuple[str, str]]
     mixed_numbers: bool
+    messy: bool
 
     def pick_key(self, entity: str, rng: Rng, before_ms: int | None = None) -> str | None: ...
 

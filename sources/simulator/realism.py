@@ -13,6 +13,7 @@ from .clock import iso_date, iso_ms
 from .factory import Pool
 from .generate import ABSENT, Ctx, Identity, any_json, build, compile_object, compile_value, person_from
 from .ids import random_uuid
+from .messy import mess_up_lead
 from .rand import Rng, mix64
 
 Shape = Callable[[dict[str, Any], Rng, Ctx], None]
@@ -206,6 +207,8 @@ def lead_shape(schema: dict[str, Any]) -> Shape:
         if contact is not None:
             item["timestamp_last_contact"] = "" if contact < 0 else iso_ms(created + int(contact * span))
         item["timestamp_updated"] = iso_ms(created + int(rng.random() ** 2 * span))
+        if ctx.refs.messy:  # last, from a stream of its own: the clean world stays as it is
+            mess_up_lead(item, ctx.refs.seed, ctx.index)
 
     return shape
 

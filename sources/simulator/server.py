@@ -369,12 +369,14 @@ def serve(
     host: str = "127.0.0.1",
     scopes: tuple[str, ...] = ("all:read",),
     churn: dict[str, tuple[int, int]] | None = None,
+    messy: bool = False,
 ) -> None:
     """Serve a world until Ctrl-C, after printing one line with the base URL and the key. ``churn``: per
-    entity, how many items are deleted and changed before serving (`World.churn`)."""
+    entity, how many items are deleted and changed before serving (`World.churn`); ``messy``: leads as real
+    workspaces hold them (`World(messy=True)`)."""
     if rate_limits is True:
         rate_limits = RateLimits()
-    world = World(seed=seed, sizes=sizes)
+    world = World(seed=seed, sizes=sizes, messy=messy)
     for entity, (deleted, changed) in (churn or {}).items():
         world.churn(entity, deleted, changed)
     simulator = Simulator(

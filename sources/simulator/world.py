@@ -43,6 +43,11 @@ class World:
     items and fractions in others (delays, limits and rates as generated; deal values in the analytics), which
     JSON writes as ``3`` and ``2.5``. Off, generated numbers are whole, and rates and scores fractional, as
     their generators draw them.
+
+    ``messy`` (off by default): leads also carry what real workspaces carry (emoji, right-to-left, CJK and
+    invisible characters in names, 10,000-character strings, payloads with typed keys, four levels of nesting,
+    lists, and keys whose type changes from lead to lead), in the shares ``messy.py`` documents. The other
+    values are those of the clean world with the same seed.
     """
 
     def __init__(
@@ -54,6 +59,7 @@ class World:
         anchor: datetime | None = None,
         plan_active: bool = True,
         mixed_numbers: bool = True,
+        messy: bool = False,
     ) -> None:
         known = set(ENTITIES) | set(DERIVED)
         unknown = set(sizes or {}) - known
@@ -63,6 +69,7 @@ class World:
         self.name = name or f"sim-workspace-{seed}"
         self.plan_active = plan_active
         self.mixed_numbers = mixed_numbers
+        self.messy = messy
         self._offset = timedelta(0)
         self._lock = threading.RLock()
         self.version = 0
