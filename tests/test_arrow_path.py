@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from dlt.common.json import PUA_START
 
 from destinations import Target
 from destinations.models import refresh
@@ -158,6 +159,19 @@ def test_a_batch_holding_a_child_table_goes_as_dicts_alone(monkeypatch, targets,
     assert results[1].progress.of("leads").dict_batches == 3
     assert_same(fast, dicts)
     assert "leads__phones" in schema_tables(fast)
+
+
+def test_text_that_looks_like_dlts_typed_value_markers_goes_as_dicts_and_lands_the_same(
+    monkeypatch, targets, tmp_path, simulator
+):
+    monkeypatch.setattr(settings, "ARROW_BATCH_ITEMS", SMALL_BATCHES)
+    world = simulator.world
+    marker = chr(PUA_START + 1)  # what dlt's normalizer reads as "a typed value follows"
+    world.update("leads", ids=world.ids("leads")[150:151], changes={"payload": {"note": f"{marker}2021"}})
+    fast, dicts = fast_and_dicts(targets, tmp_path, simulator)
+    results = [warehouse.sync(resources=["leads"]) for warehouse in (fast, dicts)]
+    assert results[0].progress.of("leads").dict_batches == 2  # that batch, and the rest of the extract
+    assert_same(fast, dicts)
 
 
 def test_several_workspaces_in_one_dataset_land_the_same(monkeypatch, simulators, targets, tmp_path):  # noqa: F811

@@ -20,7 +20,6 @@ Should even that not be possible, the rest of the extract goes as dicts.
 """
 
 import logging
-import re
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -51,7 +50,7 @@ _EMPTY_KEY = Relational.EMPTY_KEY_IDENTIFIER
 _ISO_TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)$"
 # Strings dlt's normalizer would decode as typed values (its private-use-area markers).
 _PUA = f"[{chr(PUA_START)}-{chr(PUA_START + PUA_CHARACTER_MAX)}]"
-_PUA_TEXT, _PUA_JSON = f"^{_PUA}", re.compile(f'"{_PUA}')
+_PUA_TEXT, _PUA_JSON = f"^{_PUA}", f'"{_PUA}'
 _CAPS = DestinationCapabilitiesContext.generic_capabilities()
 # Python types a column takes as they are; anything else dlt would coerce or put into a variant column
 # (ints in a double column are the same float either way).
@@ -196,10 +195,16 @@ class _Batch:
         coerced, or moved to a variant column (added to `values`), by the normalizer's own code."""
         name, data_type = column["name"], column["data_type"]
         column_values = values[name]
-        native = _NATIVE.get(data_type, set())
-        odd = [i for i, v in enumerate(column_values) if v is not None and type(v) not in native]
-        if data_type == "timestamp" and str in self.kinds[name]:
-            text = pa.array([v if type(v) is str else None for v in column_values], pa.string())
+        native, kinds = _NATIVE.get(data_type, set()), self.kinds[name]
+        odd = []
+        if not kinds <= native:  # the types of the values were read once, by `flatten`
+            odd = [i for i, v in enumerate(column_values) if v is not None and type(v) not in native]
+        if data_type == "timestamp" and str in kinds:
+            text = (
+                pa.array(column_values, pa.string())
+                if kinds == {str}
+                else pa.array([v if type(v) is str else None for v in column_values], pa.string())
+            )
             iso = pc.fill_null(pc.match_substring_regex(text, _ISO_TIMESTAMP), True)
             odd += pc.indices_nonzero(pc.invert(iso)).to_pylist()
         if not odd:
@@ -327,10 +332,10 @@ def _to_arrow(column: TColumnSchema, values: list[Any] | None, kinds: set[type],
         raise Unrepresentable(f"{column['name']}: {kinds_named} in a {data_type} column")
     try:
         if data_type == "json":
-            text = [None if v is None else json.dumps(v) for v in values]
-            if any(_PUA_JSON.search(t) for t in text if t is not None):
+            text = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+            if pc.any(pc.match_substring_regex(text, _PUA_JSON)).as_py():
                 raise Unrepresentable(f"{column['name']}: typed-value markers")
-            return pa.array(text, pa.string())
+            return text
         if data_type == "timestamp":
             text = pa.array(values, pa.string())
             if not pc.all(pc.match_substring_regex(text, _ISO_TIMESTAMP)).as_py():
