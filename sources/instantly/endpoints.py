@@ -97,7 +97,7 @@ class Endpoint:
     fan_out: FanOut | None = None
     dates: DateRange | None = None
     # Items make no child tables: pages go to dlt as Arrow tables, skipping its row-by-row normalizer
-    # (`arrow_rows`; a batch it cannot represent still goes as dicts).
+    # (`arrow_rows`; a batch holding a child table still goes as dicts).
     arrow: bool = False
     # Fields never stored (key material).
     drop_fields: tuple[str, ...] = ()
