@@ -102,25 +102,26 @@ class ArrowTables:
 
     def build(self, items: list[dict[str, Any]]) -> tuple[Any, dict[str, TColumnSchema]]:
         """The batch as one Arrow table, or as the dicts themselves, and the column hints to yield it with:
-        for a table, dlt's own columns; for dicts, the columns the normalizer will make of them."""
-        if self.enabled:
-            _quiet_declared_json(self.table_name)
-            schema = dlt.current.source_schema()
-            batch = _Batch(self, schema)
-            try:
-                table, hints = batch.build(items)
-                self._typed.update(batch.typed)
-                return table, hints
-            except Unrepresentable as exc:
-                logger.info("%s: a batch goes as dicts: %s", self.table_name, exc)
-            try:
-                hints = _Batch(self, schema, without_child_tables=True).columns_made(items)
-                self._typed.update(hints)
-            except Unrepresentable as exc:
-                logger.info("%s: the rest of this extract goes as dicts: %s", self.table_name, exc)
-                self.enabled = False
-                hints = {}
-        return items, hints if self.enabled else {}
+        for a table, dlt's own columns and the variants; for dicts, the columns the normalizer will make."""
+        if not self.enabled:
+            return items, {}
+        _quiet_declared_json(self.table_name)
+        schema = dlt.current.source_schema()
+        batch = _Batch(self, schema)
+        try:
+            table, hints = batch.build(items)
+            self._typed.update(batch.typed)
+            return table, hints
+        except Unrepresentable as exc:
+            logger.info("%s: a batch goes as dicts: %s", self.table_name, exc)
+        try:
+            hints = _Batch(self, schema, without_child_tables=True).columns_made(items)
+        except Unrepresentable as exc:
+            logger.info("%s: the rest of this extract goes as dicts: %s", self.table_name, exc)
+            self.enabled = False
+            return items, {}
+        self._typed.update(hints)
+        return items, hints
 
 
 class _Batch:
