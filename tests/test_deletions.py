@@ -322,6 +322,27 @@ def test_models_leave_out_deleted_leads_campaigns_and_accounts(warehouse, world)
     assert account not in [r[0] for r in warehouse.query("select email from {ds}.account_health")]
 
 
+def an_empty_answer(body: bytes) -> bytes:
+    return b'{"items": [], "next_starting_after": null}'
+
+
+@pytest.mark.parametrize("deletes", ["soft", "hard"])
+def test_an_api_answering_one_empty_list_loses_no_row(duckdb_warehouse, simulator, world, deletes):
+    """A glitch that lists nothing looks like every lead deleted: soft marks them, and the next walk that
+    meets them makes them live again; hard removes nothing on one such walk."""
+    duckdb_warehouse.sync(resources=["leads"], deletes=deletes)
+    simulator.faults.add(Fault(path=LEADS_PATH, kind="rewrite", body=an_empty_answer, times=1))
+    duckdb_warehouse.sync(resources=["leads"], deletes=deletes)
+    assert (
+        len(deleted_keys(duckdb_warehouse, "leads"))
+        == duckdb_warehouse.count("leads")
+        == len(world.ids("leads"))
+    )
+    duckdb_warehouse.sync(resources=["leads"], deletes=deletes)
+    assert duckdb_warehouse.keys("leads") == sorted(world.ids("leads"))
+    assert deleted_keys(duckdb_warehouse, "leads") == []
+
+
 def test_time_window_resources_are_never_marked():
     windowed = {e.name for e in ENDPOINTS if e.cursor_field and e.window_param}
     assert windowed == {"emails", "audit_logs", "webhook_events"}
