@@ -67,30 +67,32 @@ class Swept:
         return self.keys.get(Action.MARK, 0)
 
 
-def ensure_deleted_columns(pipeline: Pipeline, tables: Iterable[str]) -> None:
-    """`_deleted_at` on each of `tables` that exists, and on its child tables: what models and queries
-    filter on, there from the first load whatever `deletes` says."""
+def sweep(pipeline: Pipeline, walks: list[CompleteWalk], marked_tables: Iterable[str]) -> list[Swept]:
+    """`_deleted_at` on each of `marked_tables` that exists, and on its child tables (what models and queries
+    filter on, there from the first load whatever `deletes` says); then, for each complete walk, mark,
+    remove or revive the rows of its table by what the walk met."""
     schema = pipeline.default_schema
-    with pipeline.sql_client() as client:
-        columns = dataset_columns(client)
-        for table in tables:
-            for name in _chain(schema, table):
-                if name in columns and DELETED_AT_COLUMN not in columns[name]:
-                    client.execute_sql(
-                        f"alter table {client.make_qualified_table_name(name)} add column "
-                        f"{client.escape_column_name(DELETED_AT_COLUMN)} timestamp with time zone"
-                    )
-
-
-def sweep(pipeline: Pipeline, walks: list[CompleteWalk]) -> list[Swept]:
-    """For each complete walk: mark, remove or revive the rows of its table by what the walk met."""
     swept = []
     with pipeline.sql_client() as client:
         columns = dataset_columns(client)
+        _add_deleted_columns(client, schema, columns, marked_tables)
         for walk in walks:
             if walk.table in columns:  # else nothing was loaded yet
-                swept.append(_sweep_table(client, _Scope(client, pipeline.default_schema, columns, walk)))
+                swept.append(_sweep_table(client, _Scope(client, schema, columns, walk)))
     return swept
+
+
+def _add_deleted_columns(
+    client: Any, schema: Schema, columns: dict[str, set[str]], tables: Iterable[str]
+) -> None:
+    for table in tables:
+        for name in _chain(schema, table):
+            if name in columns and DELETED_AT_COLUMN not in columns[name]:
+                client.execute_sql(
+                    f"alter table {client.make_qualified_table_name(name)} add column "
+                    f"{client.escape_column_name(DELETED_AT_COLUMN)} timestamp with time zone"
+                )
+                columns[name].add(DELETED_AT_COLUMN)
 
 
 def _sweep_table(client: Any, scope: "_Scope") -> Swept:

@@ -162,8 +162,7 @@ def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, sel
     loads."""
     walks = complete_walks(progress, selected)
     with _load_lock(target):
-        deletions.ensure_deleted_columns(pipeline, MARKED_TABLES)
-        for swept in deletions.sweep(pipeline, walks):
+        for swept in deletions.sweep(pipeline, walks, MARKED_TABLES):
             stats = progress.of(swept.table)
             stats.deleted += swept.found_gone
             if swept.error:
