@@ -16,7 +16,7 @@ never asked for); a parent deleted meanwhile (404) just has no rows. Reports abo
 import enum
 from array import array
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -86,35 +86,40 @@ class SeenKeys:
         """The hash of a key read back from the warehouse, as a tuple of its column values."""
         return hash(str(values[0])) if len(values) == 1 else hash(tuple(map(str, values)))
 
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    def as_array(self) -> pa.Array:
-        return pa.Array.from_buffers(pa.int64(), len(self._hashes), [None, pa.py_buffer(self._hashes)])
-
     def unseen(self, hashes: array) -> list[bool]:
         """For each hash (an `array("q")`), whether this walk never met it: one lookup for them all."""
         if not hashes:
             return []
         pool = pa.system_memory_pool()  # gives the memory back at once
-        values = pa.Array.from_buffers(pa.int64(), len(hashes), [None, pa.py_buffer(hashes)])
-        found = pc.is_in(values, value_set=self.as_array(), memory_pool=pool)
+        found = pc.is_in(_int64s(hashes), value_set=_int64s(self._hashes), memory_pool=pool)
         return pc.invert(found, memory_pool=pool).to_pylist()
+
+
+def _int64s(hashes: array) -> pa.Array:
+    """An `array("q")` as an Arrow array over the same memory (no copy)."""
+    return pa.Array.from_buffers(pa.int64(), len(hashes), [None, pa.py_buffer(hashes)])
 
 
 @dataclass(frozen=True)
 class CompleteWalk:
-    """A walk that met every item of its resource's collection: its table, key, the keys it met, when it
-    began (what `_deleted_at` says), and what to do with the rows it did not meet."""
+    """A walk that met every item of its resource's collection: its table, the keys it met (with what to
+    do to the rows it did not meet, and their workspace), and when it began (what `_deleted_at` says)."""
 
     table: str
-    key_fields: tuple[str, ...]
     seen: SeenKeys
     started_at: datetime
-    deletes: Deletes
-    workspace_id: str | None = None
-    # for the run report: filled in by the sweep
-    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        return self.seen.key_fields
+
+    @property
+    def deletes(self) -> Deletes:
+        return self.seen.deletes
+
+    @property
+    def workspace_id(self) -> str | None:
+        return self.seen.workspace_id
 
 
 def complete_walks(progress: RunProgress, selected: Iterable[str]) -> list[CompleteWalk]:
@@ -137,16 +142,7 @@ def complete_walks(progress: RunProgress, selected: Iterable[str]) -> list[Compl
         seen = stats.seen if endpoint.fan_out else walked
         if seen is None:  # a fan-out whose parent had no items: none of its rows is still there
             seen = SeenKeys(endpoint.key_fields, walked.deletes, walked.workspace_id)
-        found.append(
-            CompleteWalk(
-                table=name,
-                key_fields=endpoint.key_fields,
-                seen=seen,
-                started_at=parse_time(walked.started_at),
-                deletes=seen.deletes,
-                workspace_id=seen.workspace_id,
-            )
-        )
+        found.append(CompleteWalk(name, seen, parse_time(walked.started_at)))
     for stats in progress.resources.values():  # taken: nothing is swept twice, the next walks start afresh
         if stats.walk_complete:
             stats.walk_complete, stats.seen = False, None
