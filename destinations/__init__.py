@@ -13,12 +13,14 @@ from dlt.destinations.exceptions import DestinationConnectionError
 
 from sources.instantly.errors import ConfigError, InstantlyError
 
+from . import postgres_copy
+
 DEFAULT_DUCKDB_PATH = "instantly_warehouse.duckdb"
 DEFAULT_DATASET = "instantly"
 DESTINATIONS = ("duckdb", "postgres")
-# DuckDB is fastest and leanest with parquet load files; its default (insert_values) needs GBs of memory for
-# 100k+ rows. Postgres loads insert_values statements well (csv would need Arrow input).
-LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "insert_values"}
+# Parquet load files for both: DuckDB's default (insert_values) needs GBs of memory for 100k+ rows, and
+# Postgres copies parquet in as CSV (`postgres_copy`), several times faster than insert statements.
+LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "parquet"}
 # DuckDB takes identifiers of any length, so dlt never shortens its table names; but each table's load file is
 # named after the table, and a list nested under long keys would make a name no file system takes (255 bytes).
 # Longer names are shortened with a hash, as dlt does for Postgres at 63.
@@ -74,8 +76,8 @@ class Target:
                 max_identifier_length=DUCKDB_MAX_TABLE_NAME,
             )
         if self.postgres_credentials:
-            return dlt.destinations.postgres(credentials=self.postgres_credentials)
-        return dlt.destinations.postgres()
+            return postgres_copy.postgres(credentials=self.postgres_credentials)
+        return postgres_copy.postgres()
 
     def credentials(self) -> Any:
         """The credentials dlt resolves for this target (from config unless given), settings included."""
