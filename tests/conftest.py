@@ -93,6 +93,12 @@ class Warehouse:
     def count(self, table: str) -> int:
         return self.query(f"select count(*) from {{ds}}.{table}")[0][0]
 
+    def tables(self) -> set[str]:
+        """The dataset's tables and views (a Postgres database also holds other tests' datasets)."""
+        schema = self.target.dataset
+        rows = self.query(f"select table_name from information_schema.tables where table_schema = '{schema}'")
+        return {row[0] for row in rows}
+
     def keys(self, table: str, key: str = "id") -> list:
         return sorted(row[0] for row in self.query(f"select {key} from {{ds}}.{table}"))
 

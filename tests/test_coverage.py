@@ -47,7 +47,8 @@ def test_fields_holding_credentials_are_never_stored(warehouse, world, resource,
     columns = {
         row[0]
         for row in warehouse.query(
-            f"select column_name from information_schema.columns where table_name like '{resource}%'"
+            "select column_name from information_schema.columns "
+            f"where table_schema = '{warehouse.target.dataset}' and table_name like '{resource}%'"
         )
     }
     assert not any(column == secret_field or column.startswith(f"{secret_field}__") for column in columns)

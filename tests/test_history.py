@@ -194,14 +194,14 @@ def test_every_completed_load_is_processed_once_per_history_table(warehouse):
 def test_history_off_writes_no_history_tables(warehouse, world, monkeypatch):
     monkeypatch.setenv("SOURCES__INSTANTLY__HISTORY", "false")
     warehouse.sync(resources=SYNCED)
-    tables = {row[0] for row in warehouse.query("select table_name from information_schema.tables")}
+    tables = warehouse.tables()
     assert not {f"{table}_history" for table in SYNCED} & tables
     assert "leads" in tables
 
 
 def test_a_table_whose_resource_was_not_synced_gets_no_history(warehouse):
     warehouse.sync(resources=["campaigns"])
-    tables = {row[0] for row in warehouse.query("select table_name from information_schema.tables")}
+    tables = warehouse.tables()
     assert "campaigns_history" in tables and not {"leads_history", "accounts_history"} & tables
 
 
