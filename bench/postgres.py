@@ -1,0 +1,134 @@
+"""Leads into Postgres against DuckDB, side by side in one run: a first load of N leads, then a second load
+after 5% of them changed, by each contender in fresh processes against the same simulator:
+
+1. **duckdb**: the default destination (parquet load files);
+2. **postgres**: parquet load files copied in as CSV (`destinations.postgres_copy`);
+3. **postgres (insert_values)**: dlt's default file format for Postgres, what the sync used before.
+
+Prints rows/s, wall time and peak RSS of each run, the seconds the load jobs spent copying files into
+staging tables and merging them into the dataset (summed over the run's jobs, which run in parallel), and
+the ratio postgres / duckdb.
+
+    .venv/bin/python -m bench.postgres --leads 200000
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from .common import (
+    NO_CLIENT_LIMITS,
+    POSTGRES_URL,
+    drop_postgres_schemas,
+    peak_rss_mb,
+    run_child,
+    simulator_process,
+    sync_project,
+)
+
+CONTENDERS = ("duckdb", "postgres", "postgres (insert_values)")
+SIZES = {"campaigns": 20, "accounts": 20}
+CHANGED_SHARE = 0.05
+
+
+def _dataset(contender: str) -> str:
+    return "bench_" + contender.replace(" (insert_values)", "_insert_values")
+
+
+def _timing_load_jobs() -> dict[str, float]:
+    """Seconds the load jobs spend, as `copy` (a load file into its staging table) and `merge` (dlt's SQL
+    from staging into the dataset), summed over jobs: every job class runs through `run_managed`."""
+    from dlt.common.destination.client import RunnableLoadJob
+
+    spent = {"copy": 0.0, "merge": 0.0}
+    run_managed = RunnableLoadJob.run_managed
+
+    def timed(job: RunnableLoadJob, *args) -> None:
+        started = time.perf_counter()
+        try:
+            run_managed(job, *args)
+        finally:
+            spent["merge" if job.file_name().endswith(".sql") else "copy"] += time.perf_counter() - started
+
+    RunnableLoadJob.run_managed = timed
+    return spent
+
+
+def _child(contender: str, base_url: str, workdir: str) -> None:
+    import destinations
+    from destinations import Target
+
+    if contender == "postgres (insert_values)":
+        destinations.LOADER_FILE_FORMATS["postgres"] = "insert_values"
+    if contender == "duckdb":
+        target = Target(duckdb_path=str(Path(workdir) / "bench.duckdb"))
+    else:
+        target = Target(
+            destination="postgres", dataset=_dataset(contender), postgres_credentials=POSTGRES_URL
+        )
+    spent = _timing_load_jobs()
+    started = time.perf_counter()
+    result = sync_project(base_url, Path(workdir), ["leads"], target=target, **NO_CLIENT_LIMITS)
+    seconds = time.perf_counter() - started
+    stats = result.progress.of("leads")
+    figures = {
+        "seconds": seconds,
+        "walked": stats.rows_fetched,
+        "written": result.rows_loaded.get("leads", 0),
+        "peak_rss_mb": peak_rss_mb(),
+        **spent,
+    }
+    print(json.dumps(figures))
+
+
+def _line(name: str, run: dict) -> str:
+    return (
+        f"{name:<34} {run['walked'] / run['seconds']:>8,.0f} rows/s {run['seconds']:>7.1f}s "
+        f"{run['peak_rss_mb']:>6.0f} MB  written {run['written']:>9,}  copy {run['copy']:>5.1f}s "
+        f"merge {run['merge']:>5.1f}s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("CONTENDER", "BASE_URL", "WORKDIR"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    sizes = {**SIZES, "leads": args.leads}
+    churn = {"leads": (0, int(args.leads * CHANGED_SHARE))}
+    runs: dict[str, dict[str, dict]] = {"first": {}, "second": {}}
+    for contender in CONTENDERS[1:]:
+        drop_postgres_schemas(_dataset(contender))
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            workdirs = {name: Path(root) / name.split()[0] / name for name in CONTENDERS}
+            for name in CONTENDERS:
+                workdirs[name].mkdir(parents=True)
+            for run, world in (("first", None), ("second", churn)):
+                with simulator_process(sizes, churn=world) as base_url:
+                    for name in CONTENDERS:
+                        runs[run][name] = run_child(
+                            "bench.postgres", "--child", name, base_url, str(workdirs[name])
+                        )
+                        print(_line(f"{run}: {name}", runs[run][name]), flush=True)
+    finally:
+        for contender in CONTENDERS[1:]:
+            drop_postgres_schemas(_dataset(contender))
+    print(f"\n{args.leads:,} leads; then {churn['leads'][1]:,} changed")
+    for run in runs:
+        duckdb, postgres, before = (runs[run][name] for name in CONTENDERS)
+        print(
+            f"{run} load: postgres / duckdb rows/s {duckdb['seconds'] / postgres['seconds']:.2f}x "
+            f"(target at least 0.9x); postgres / insert_values {before['seconds'] / postgres['seconds']:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
