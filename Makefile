@@ -40,7 +40,7 @@ bench-deletions: install
 	$(BIN)/python -m bench.deletions --leads 1000000
 
 bench-postgres: install
-	$(BIN)/python -m bench.postgres --leads 200000
+	$(BIN)/python -m bench.postgres --leads 200000 --rounds 3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo

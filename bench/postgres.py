@@ -7,13 +7,15 @@ after 5% of them changed, by each contender in fresh processes against the same 
 
 Prints rows/s, wall time and peak RSS of each run, the seconds the load jobs spent copying files into
 staging tables and merging them into the dataset (summed over the run's jobs, which run in parallel), and
-the ratio postgres / duckdb.
+the ratio postgres / duckdb of the median wall times over `--rounds` (each round runs the contenders in a
+rotated order, so a noisy neighbour on this shared machine does not always hit the same one).
 
-    .venv/bin/python -m bench.postgres --leads 200000
+    .venv/bin/python -m bench.postgres --leads 200000 --rounds 3
 """
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -91,9 +93,34 @@ def _line(name: str, run: dict) -> str:
     )
 
 
+def _round(sizes: dict[str, int], churn: dict, order: list[str]) -> dict[str, dict[str, dict]]:
+    """Every contender's first and second load, in `order`, each into fresh datasets and folders."""
+    runs: dict[str, dict[str, dict]] = {"first": {}, "second": {}}
+    for contender in CONTENDERS[1:]:
+        drop_postgres_schemas(_dataset(contender))
+    try:
+        with tempfile.TemporaryDirectory() as root:
+            workdirs = {name: Path(root) / name.split()[0] / name for name in order}
+            for run, world in (("first", None), ("second", churn)):
+                with simulator_process(sizes, churn=world) as base_url:
+                    for name in order:
+                        workdirs[name].mkdir(parents=True, exist_ok=True)
+                        runs[run][name] = run_child(
+                            "bench.postgres", "--child", name, base_url, str(workdirs[name])
+                        )
+                        print(_line(f"{run}: {name}", runs[run][name]), flush=True)
+    finally:
+        for contender in CONTENDERS[1:]:
+            drop_postgres_schemas(_dataset(contender))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=200_000)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat everything, contenders in a rotated order each round"
+    )
     parser.add_argument(
         "--child", nargs=3, metavar=("CONTENDER", "BASE_URL", "WORKDIR"), help=argparse.SUPPRESS
     )
@@ -103,30 +130,22 @@ def main() -> None:
         return
     sizes = {**SIZES, "leads": args.leads}
     churn = {"leads": (0, int(args.leads * CHANGED_SHARE))}
-    runs: dict[str, dict[str, dict]] = {"first": {}, "second": {}}
-    for contender in CONTENDERS[1:]:
-        drop_postgres_schemas(_dataset(contender))
-    try:
-        with tempfile.TemporaryDirectory() as root:
-            workdirs = {name: Path(root) / name.split()[0] / name for name in CONTENDERS}
-            for name in CONTENDERS:
-                workdirs[name].mkdir(parents=True)
-            for run, world in (("first", None), ("second", churn)):
-                with simulator_process(sizes, churn=world) as base_url:
-                    for name in CONTENDERS:
-                        runs[run][name] = run_child(
-                            "bench.postgres", "--child", name, base_url, str(workdirs[name])
-                        )
-                        print(_line(f"{run}: {name}", runs[run][name]), flush=True)
-    finally:
-        for contender in CONTENDERS[1:]:
-            drop_postgres_schemas(_dataset(contender))
-    print(f"\n{args.leads:,} leads; then {churn['leads'][1]:,} changed")
-    for run in runs:
-        duckdb, postgres, before = (runs[run][name] for name in CONTENDERS)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for number in range(args.rounds):
+        order = list(CONTENDERS[number % len(CONTENDERS) :] + CONTENDERS[: number % len(CONTENDERS)])
+        print(f"round {number + 1}: {', '.join(order)}", flush=True)
+        for run, figures in _round(sizes, churn, order).items():
+            for name, figure in figures.items():
+                seconds.setdefault((run, name), []).append(figure["seconds"])
+    median = {key: statistics.median(values) for key, values in seconds.items()}
+    print(
+        f"\n{args.leads:,} leads; then {churn['leads'][1]:,} changed; median wall of {args.rounds} round(s)"
+    )
+    for run in ("first", "second"):
+        duckdb, postgres, before = (median[(run, name)] for name in CONTENDERS)
         print(
-            f"{run} load: postgres / duckdb rows/s {duckdb['seconds'] / postgres['seconds']:.2f}x "
-            f"(target at least 0.9x); postgres / insert_values {before['seconds'] / postgres['seconds']:.2f}x"
+            f"{run} load: postgres / duckdb rows/s {duckdb / postgres:.2f}x (target at least 0.9x); "
+            f"postgres / insert_values {before / postgres:.2f}x"
         )
 
 
