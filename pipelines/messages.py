@@ -12,8 +12,6 @@ from sources.instantly.errors import InstantlyError
 
 from .workspaces import WORKSPACES_KEY
 
-WEBHOOK_SECRET_ENV = "SOURCES__INSTANTLY__WEBHOOKS__SECRET"
-
 
 class ExitCode(enum.IntEnum):
     OK = 0
@@ -57,7 +55,9 @@ def scrub(text: str) -> str:
 
 
 def _secret_values() -> list[str]:
-    values = [os.environ.get(name, "") for name in ("SOURCES__INSTANTLY__API_KEY", WEBHOOK_SECRET_ENV)]
+    values = [
+        os.environ.get(name, "") for name in ("SOURCES__INSTANTLY__API_KEY", settings.WEBHOOK_SECRET_ENV)
+    ]
     for key in ("sources.instantly.api_key", "sources.instantly.webhooks.secret"):
         try:
             values.append(str(dlt.secrets.get(key) or ""))

@@ -86,6 +86,7 @@ DLT_POOL_SHUTDOWN_LOG = "Shutdown of dlt thread pool"
 # headers the webhook was registered with; this one carries the shared secret (`[sources.instantly.webhooks]
 # secret`), compared in constant time. Anything without it is refused and never stored.
 WEBHOOK_SECRET_HEADER = "X-Instantly-Sync-Secret"
+WEBHOOK_SECRET_ENV = "SOURCES__INSTANTLY__WEBHOOKS__SECRET"
 WEBHOOKS_PUSHED_TABLE = "webhook_events_pushed"
 # Polled events and pushed ones carry the same `payload`: both get its content hash, so one event that came
 # both ways is recognisable (sources/instantly/payloads.py).
