@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions clean vendor-uplot
+.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions bench-webhooks clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-memory: install
 
 bench-deletions: install
 	$(BIN)/python -m bench.deletions --leads 1000000
+
+# 500 pushed webhook events/s for 60 s into `webhooks serve`, then the same with a SIGKILL halfway
+bench-webhooks: install
+	$(BIN)/python -m bench.webhooks --rate 500 --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo

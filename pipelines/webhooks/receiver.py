@@ -51,6 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "instantly-sync"
     sys_version = ""
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle held the body for a delayed ACK
     server: Receiver
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - no per-request log lines
