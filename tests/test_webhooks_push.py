@@ -136,6 +136,17 @@ def test_an_event_posted_twice_lands_once(warehouse, tmp_path, world):
     assert sorted(row[0] for row in rows) == sorted(payload["event_type"] for payload in events)
 
 
+def test_sigterm_loads_what_was_received_and_exits_0(warehouse, tmp_path, world):
+    serve = Serve(warehouse, tmp_path, load_interval_seconds=600, load_batch_events=1000).start()
+    events = event_payloads(world, 5)
+    for payload in events:
+        assert post(serve.url, payload, GOOD) == 200
+    assert pushed(warehouse) == []  # nothing loaded yet: the next turn is minutes away
+    serve.stop()
+    assert pushed(warehouse) == sorted(content_hash(payload) for payload in events)
+    assert spooled_bytes(warehouse) == b""
+
+
 def test_an_event_both_pushed_and_polled_counts_once(warehouse, tmp_path, world):
     new = event_payloads(world, 2)  # delivered now, and in the API's event log too
     polled = world.items("webhook_events")

@@ -52,6 +52,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "instantly-sync"
     sys_version = ""
     disable_nagle_algorithm = True  # headers and body are two writes: Nagle held the body for a delayed ACK
+    timeout = 30  # seconds a connection may sit on a request it does not finish sending
     server: Receiver
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - no per-request log lines
