@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Loaded:
     events: int = 0  # rows written (distinct payloads)
-    segments: int = 0
     skipped: int = 0  # torn or corrupt spool lines, never acknowledged
 
 
@@ -76,7 +75,7 @@ class SpoolLoader:
         segments stay for the next attempt)."""
         segments = self.spool.seal()
         rows: dict[str, dict[str, Any]] = {}
-        done = Loaded(segments=len(segments))
+        done = Loaded()
         for path in segments:
             contents = read_segment(path)
             done.skipped += contents.skipped

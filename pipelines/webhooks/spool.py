@@ -135,11 +135,13 @@ class Spool:
 
     # ----------------------------------------------------------------------------------- segments
     def seal(self) -> list[Path]:
-        """Start a new segment; every older one (sealed, not yet loaded) is returned, oldest first."""
+        """Start a new segment (unless the current one is empty); every older one (sealed, not yet loaded) is
+        returned, oldest first."""
         with self._io:
-            os.close(self._fd)
-            self._number += 1
-            self._fd = self._open(self._number)
+            if os.fstat(self._fd).st_size:
+                os.close(self._fd)
+                self._number += 1
+                self._fd = self._open(self._number)
             with self._state:
                 self.since_seal = 0
         return [path for path in self._segments() if _number(path) < self._number]
