@@ -4,7 +4,8 @@ Start-up loads whatever a killed process left in the spool before taking request
 answers in its threads while this one loads the spool every `load_interval_seconds`, or sooner once
 `load_batch_events` wait. SIGTERM or SIGINT: stop taking requests (503 to any still arriving), write what
 is queued, load everything, exit 0. A failed load is logged and retried on the next turn; its events stay
-in the spool.
+in the spool. A spool that cannot be written (a full disk) refuses every request, so the process loads what
+the spool holds and exits 1.
 """
 
 import logging
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 
 from destinations import Target
 
+from ..messages import describe_error
 from ..sync import check_destination
 from .config import WebhookSettings
 from .loader import SpoolLoader, spool_directory
 from .receiver import Receiver
-from .spool import Spool
+from .spool import Spool, SpoolFailed
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def serve(options: ServeOptions) -> None:
         threading.Thread(target=receiver.serve_forever, name="webhook-receiver", daemon=True).start()
         host, port = receiver.server_address[:2]
         print(f"receiving Instantly webhooks at http://{host}:{port}/ (SIGTERM or Ctrl-C stops)", flush=True)
-        while not stop.is_set():
+        while not stop.is_set() and spool.failure is None:
             wake.wait(options.settings.load_interval_seconds)
             wake.clear()
             if not stop.is_set():
@@ -68,6 +70,8 @@ def serve(options: ServeOptions) -> None:
         _load(loader, "received before the stop", final=True)
     finally:
         spool.close()
+    if spool.failure is not None:  # every request was refused since: stop, for a supervisor to see
+        raise SpoolFailed(f"the webhook spool could not be written ({spool.failure}); what it held is loaded")
 
 
 def _load(loader: SpoolLoader, what: str, final: bool = False) -> None:
@@ -76,7 +80,9 @@ def _load(loader: SpoolLoader, what: str, final: bool = False) -> None:
     except Exception as exc:  # the events stay in the spool; the next turn (or start) loads them
         if final:
             raise
-        logger.error("instantly-sync: loading webhook events failed, retried next turn: %s", exc)
+        logger.error(
+            "instantly-sync: loading webhook events failed, retried next turn: %s", describe_error(exc)
+        )
         return
     if done.events or final:
         print(f"loaded {done.events} webhook event(s) {what}", file=sys.stderr, flush=True)

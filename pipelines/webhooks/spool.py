@@ -32,6 +32,10 @@ class SpoolInUse(InstantlyError):
     exit_code = 4
 
 
+class SpoolFailed(InstantlyError):
+    exit_code = 1
+
+
 class SpoolClosed(Exception):
     """The spool stopped taking records (shutting down, or a write failed): the event was not stored."""
 
@@ -92,6 +96,11 @@ class Spool:
         self.since_seal = 0  # records made durable since the last seal
         self._writer = threading.Thread(target=self._write_queued, name="spool-writer", daemon=True)
         self._writer.start()
+
+    @property
+    def failure(self) -> OSError | None:
+        """Why the spool stopped taking records, if a write failed."""
+        return self._failure
 
     # ------------------------------------------------------------------------------------ appending
     def append(self, record: dict[str, Any]) -> None:
