@@ -49,9 +49,11 @@ def push(
     rate: float,
     connections: int = 8,
     timeout: float = 10.0,
+    result: PushResult | None = None,
 ) -> PushResult:
-    """POST every payload, the i-th one at start + i / rate (later when the receiver is slower)."""
-    result = PushResult()
+    """POST every payload, the i-th one at start + i / rate (later when the receiver is slower). Into
+    `result` when given, which another thread can watch fill."""
+    result = PushResult() if result is None else result
     bodies = [orjson.dumps(payload) for payload in payloads]
     lock = threading.Lock()
     position = iter(range(len(bodies)))
