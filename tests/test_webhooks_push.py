@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from pipelines.messages import ExitCode
 from pipelines.webhooks.loader import spool_directory
@@ -48,6 +49,8 @@ def free_port() -> int:
 class Serve:
     """One `webhooks serve` child at a fixed port (a restart listens where the first one did)."""
 
+    started: list[SyncProcess] = []  # every child, for `no_child_left` to kill when a test fails
+
     def __init__(self, warehouse: Warehouse, workdir: Path, **settings: float) -> None:
         target = warehouse.target
         self.port = free_port()
@@ -72,6 +75,7 @@ class Serve:
 
     def start(self) -> "Serve":
         self.child = SyncProcess(self.args, self.env, self.workdir).start()
+        Serve.started.append(self.child)
         deadline = time.monotonic() + 60
         while "receiving Instantly webhooks" not in self.child.stdout:
             assert self.child.running, f"serve exited: {self.child.stderr}"
@@ -87,6 +91,16 @@ class Serve:
 
     def kill(self) -> None:
         self.child.kill()
+
+
+@pytest.fixture(autouse=True)
+def no_child_left():
+    """A test that fails with a child still running (a hung stop) kills it, rather than leave it behind."""
+    yield
+    while Serve.started:
+        child = Serve.started.pop()
+        if child.running:
+            child.kill()
 
 
 def pushed(warehouse: Warehouse) -> list[str]:
