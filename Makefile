@@ -3,7 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions bench-postgres clean vendor-uplot
+.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions bench-postgres bench-webhooks \
+	clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,10 @@ bench-deletions: install
 
 bench-postgres: install
 	$(BIN)/python -m bench.postgres --leads 200000 --rounds 3
+
+# 500 pushed webhook events/s for 60 s into `webhooks serve`, then the same with a SIGKILL halfway
+bench-webhooks: install
+	$(BIN)/python -m bench.webhooks --rate 500 --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo

@@ -1,5 +1,5 @@
-"""`instantly-sync`: run, check, reset, status, demo, simulate and dashboard. Flags are conveniences over
-dlt config.
+"""`instantly-sync`: run, check, reset, status, demo, simulate, dashboard and webhooks. Flags are conveniences
+over dlt config.
 
 Errors are one line on stderr and a documented exit code (see `ExitCode`); API keys are never printed.
 """
@@ -15,13 +15,16 @@ from pathlib import Path
 import dlt
 
 from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target, models
+from sources.instantly import settings
 
-from . import freshness, report
+from . import freshness, report, webhooks
 from .lock import datasets_locked
 from .messages import ExitCode, describe_error, exit_code, quiet_dlt_pool_shutdown
 from .reset import reset
 from .runs import run_workspaces, workspace_target
 from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
+from .webhooks.config import webhook_settings
+from .webhooks.register import DEFAULT_EVENT_TYPE
 from .workspaces import SINGLE, configured_workspaces
 
 DEMO_DIR = Path(".instantly_demo")
@@ -121,6 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     dashboard.add_argument("--out", help="write one self-contained HTML file here instead of serving")
     dashboard.set_defaults(handler=cmd_dashboard)
+
+    webhooks = commands.add_parser("webhooks", help="events Instantly pushes: receive them, register the URL")
+    actions = webhooks.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="receive pushed events, spool them, load webhook_events_pushed")
+    _add_target_flags(serve)
+    serve.add_argument(
+        "--host", default=settings.WEBHOOK_HOST, help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=settings.WEBHOOK_PORT, help="(default: %(default)s; 0: any)"
+    )
+    serve.set_defaults(handler=cmd_webhooks_serve)
+    register = actions.add_parser("register", help="create or update the workspace's webhook to --url")
+    register.add_argument("--url", required=True, help="the public URL `webhooks serve` is reached at")
+    register.add_argument("--event-type", default=DEFAULT_EVENT_TYPE, help="(default: %(default)s)")
+    register.add_argument("--base-url", help="API base URL (default: config, else https://api.instantly.ai)")
+    register.set_defaults(handler=cmd_webhooks_register)
     return parser
 
 
@@ -239,6 +259,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+    return ExitCode.OK
+
+
+def cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    target = _target(args)
+    target.validate()
+    pipelines_dir = args.pipelines_dir or dlt.common.pipeline.get_dlt_pipelines_dir()
+    webhooks.serve(webhooks.ServeOptions(target, pipelines_dir, args.host, args.port, webhook_settings()))
+    return ExitCode.OK
+
+
+def cmd_webhooks_register(args: argparse.Namespace) -> int:
+    done = webhooks.register(args.url, webhook_settings().secret, args.event_type, args.base_url)
+    print(f"webhook {done.webhook_id} for {args.url}: {done.action}")
+    if done.others:
+        print(f"note: {done.others} more webhook(s) send to {args.url}; left as they are", file=sys.stderr)
     return ExitCode.OK
 
 

@@ -55,11 +55,14 @@ def scrub(text: str) -> str:
 
 
 def _secret_values() -> list[str]:
-    values = [os.environ.get("SOURCES__INSTANTLY__API_KEY", "")]
-    try:
-        values.append(str(dlt.secrets.get("sources.instantly.api_key") or ""))
-    except Exception:
-        pass
+    values = [
+        os.environ.get(name, "") for name in ("SOURCES__INSTANTLY__API_KEY", settings.WEBHOOK_SECRET_ENV)
+    ]
+    for key in ("sources.instantly.api_key", "sources.instantly.webhooks.secret"):
+        try:
+            values.append(str(dlt.secrets.get(key) or ""))
+        except Exception:
+            pass
     try:
         workspaces = dlt.secrets.get(WORKSPACES_KEY, dict) or {}
         values += [str(w.get("api_key") or "") for w in workspaces.values() if isinstance(w, dict)]

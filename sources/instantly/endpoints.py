@@ -6,12 +6,13 @@ unless an entry overrides them.
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from . import spec
+from . import settings, spec
+from .payloads import event_content_hash
 
 
 class Kind(enum.Enum):
@@ -105,6 +106,10 @@ class Endpoint:
     null_key_value: str | None = None
     # Reports whose rows are about a parent item the fan-out does not name in a column (`owner`).
     belongs_to: Owner | None = None
+    # Columns computed from each item as received: column name -> function of the item.
+    derived: Mapping[str, Callable[[dict[str, Any]], Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def owner(self) -> Owner | None:
@@ -191,6 +196,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         cursor_field="timestamp_created",
         window_param="from",
         window_format=TimeFormat.DATE,
+        # the hash pushed events are merged on (`webhook_events_pushed`): one event that came both ways
+        derived=MappingProxyType({settings.CONTENT_HASH_COLUMN: event_content_hash}),
     ),
     Endpoint(name="workspace", path="/api/v2/workspaces/current", kind=Kind.OBJECT),
     Endpoint(name="workspace_members", path="/api/v2/workspace-members"),

@@ -150,6 +150,8 @@ class ItemPreparer:
             if isinstance(item, dict):
                 for name in self.endpoint.drop_fields:  # key material: never stored, not even in `_rejected`
                     item.pop(name, None)
+                for name, derive in self.endpoint.derived.items():  # from the item as the API sent it
+                    item[name] = derive(item)
         good: list[tuple[Any, dict[str, Any]]] = []
         rejected: list[dict[str, Any]] = []
         for original in items:

@@ -81,3 +81,21 @@ SYNC_GC_THRESHOLDS = (50_000, 20, 100)
 # adding that the process "will most probably lock indefinitely". What it waits for is a parallel walk still
 # in a request, and that thread ends with its request. The CLI keeps the line off stderr (pipelines/messages).
 DLT_POOL_SHUTDOWN_LOG = "Shutdown of dlt thread pool"
+
+# Pushed webhooks (`instantly-sync webhooks serve`, pipelines/webhooks/). Instantly POSTs each event with the
+# headers the webhook was registered with; this one carries the shared secret (`[sources.instantly.webhooks]
+# secret`), compared in constant time. Anything without it is refused and never stored.
+WEBHOOK_SECRET_HEADER = "X-Instantly-Sync-Secret"
+WEBHOOK_SECRET_ENV = "SOURCES__INSTANTLY__WEBHOOKS__SECRET"
+WEBHOOKS_PUSHED_TABLE = "webhook_events_pushed"
+# Polled events and pushed ones carry the same `payload`: both get its content hash, so one event that came
+# both ways is recognisable (sources/instantly/payloads.py).
+CONTENT_HASH_COLUMN = "content_hash"
+# A payload bigger than this is refused (413) before it is read: Instantly's events are a few hundred bytes.
+WEBHOOK_MAX_BODY_BYTES = 256 * 1024
+# The spool is loaded into the warehouse every this many seconds, or sooner once this many events wait.
+WEBHOOK_LOAD_INTERVAL_SECONDS = 10.0
+WEBHOOK_LOAD_BATCH_EVENTS = 5_000
+# Where `serve` listens by default.
+WEBHOOK_HOST = "127.0.0.1"
+WEBHOOK_PORT = 8788

@@ -23,6 +23,8 @@ from .registry import ROUTES, Entity, operation_scopes
 from .transport import HttpServer, Response
 from .validate import body_params, query_params
 from .world import World
+from .writes import WRITES
+from .writes import route as write_route
 
 EDGE_403 = (
     b"<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
@@ -30,6 +32,7 @@ EDGE_403 = (
     b"<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
 )
 ERROR_200 = {"error": "ACC_AUTH_ERROR"}
+_NOT_JSON = "Body is not valid JSON but content-type is set to 'application/json'"
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,7 @@ class Simulator:
         if not headers.get("user-agent"):
             return Response(403, EDGE_403, "text/html"), None
         entity = ROUTES.get((method, path))
-        other = route(method, path) if entity is None else None
+        other = (route(method, path) or write_route(method, path)) if entity is None else None
         if entity is None and other is None:
             return _error(404, f"Route {method}:{path} not found"), None
         spec_path = other[0].path if other is not None else path
@@ -273,12 +276,17 @@ class Simulator:
         if entity is None:
             assert other is not None
             endpoint, path_params = other
+            if endpoint in WRITES:  # a create or update: the body is what it writes
+                if body is INVALID_JSON:
+                    raise ApiError(400, _NOT_JSON)
+                with world._lock:
+                    return orjson.dumps(endpoint.answer(world, body, path_params))
             params = query_params(endpoint.path, method, query)
             with world._lock:
                 return orjson.dumps(endpoint.answer(world, params, path_params))
         if entity.params_in == "body":
             if body is INVALID_JSON:
-                raise ApiError(400, "Body is not valid JSON but content-type is set to 'application/json'")
+                raise ApiError(400, _NOT_JSON)
             params = body_params(path, method, body)
         else:
             params = query_params(path, method, query)

@@ -8,6 +8,7 @@ declare pass through untouched and are ignored by the simulator, as by the API.
 
 import functools
 import math
+import re
 from typing import Any
 
 from sources.instantly import spec
@@ -124,3 +125,31 @@ def _convert(value: Any, kind: str) -> Any:
     if kind == "object":
         return value if isinstance(value, dict) else _MISSING
     return value
+
+
+def write_body(path: str, method: str, body: Any) -> dict[str, Any]:
+    """A create or update body checked as the API's schema validation checks it: required and unknown
+    properties, at least ``minProperties``, each declared property's type, enum and pattern, and the type
+    of an object's free-form values (``headers``)."""
+    schema = spec.operation(path, method)["requestBody"]["content"]["application/json"]["schema"]
+    if not isinstance(body, dict):
+        raise ApiError(400, "body must be object")
+    for name in schema.get("required", ()):
+        if name not in body:
+            raise ApiError(400, f"body must have required property '{name}'")
+    properties = schema.get("properties", {})
+    if schema.get("additionalProperties") is False and set(body) - set(properties):
+        raise ApiError(400, "body must NOT have additional properties")
+    fewest = schema.get("minProperties", 0)
+    if len(body) < fewest:
+        raise ApiError(400, f"body must NOT have fewer than {fewest} properties")
+    checked = {}
+    for name, value in body.items():
+        prop = properties[name]
+        value = checked[name] = _check("body", name, value, prop)
+        if isinstance(value, str) and "pattern" in prop and not re.search(prop["pattern"], value):
+            raise ApiError(400, f'body/{name} must match pattern "{prop["pattern"]}"')
+        values = prop.get("additionalProperties")
+        if isinstance(value, dict) and isinstance(values, dict):
+            checked[name] = {key: _check("body", f"{name}/{key}", v, values) for key, v in value.items()}
+    return checked
