@@ -1,10 +1,9 @@
 """The scheduling recipes in pipelines/deploy/: every `instantly-sync` command they run parses with the real
-CLI parser, runs never overlap, secrets come from the environment, and the Airflow DAG syncs the pipeline the
-CLI syncs."""
+CLI parser, runs never overlap, secrets come from the environment, and the Airflow DAG's tasks run the CLI's
+sync (tests/test_airflow.py runs the DAG in Airflow itself)."""
 
 import configparser
 import importlib.util
-import os
 import re
 import shlex
 import shutil
@@ -232,64 +231,32 @@ def test_crontab_commands_run_in_the_checkout_with_the_env_file_and_no_percent_s
 def test_dag_module_imports_without_airflow_and_builds_no_dag(monkeypatch):
     monkeypatch.delenv("SOURCES__INSTANTLY__API_KEY", raising=False)
     module = import_dag_module(monkeypatch)
-    assert module.dag is module.task is module.PipelineTasksGroup is None
-    assert not hasattr(module, "instantly_sync_dag")
+    assert module.dag is module.task is None
+    assert not hasattr(module, "instantly_workspaces_dag")
 
 
-def test_dag_pipeline_is_the_one_the_cli_syncs(monkeypatch, tmp_path):
+def test_dag_task_runs_the_cli_sync_of_its_workspace_into_postgres_waiting_its_turn(monkeypatch, tmp_path):
     module = import_dag_module(monkeypatch)
-    pipeline = module.build_pipeline(pipelines_dir=str(tmp_path))
-    cli_target = _target(parse(["run", "--destination", "postgres"]))
-    assert pipeline.pipeline_name == cli_target.pipeline_name == Target(destination="postgres").pipeline_name
-    assert pipeline.dataset_name == cli_target.dataset
-    assert pipeline.destination.destination_name == "postgres"
+    args = parse(module.run_arguments("acme", "agency", str(tmp_path)))
+    assert (args.command, args.destination, args.dataset, args.workspaces) == (
+        "run",
+        "postgres",
+        "agency",
+        "acme",
+    )
+    assert args.wait and args.json and args.pipelines_dir == str(tmp_path)
+    assert _target(args).pipeline_name == Target(destination="postgres", dataset="agency").pipeline_name
 
 
-class RecordingTasksGroup:
-    """Stands in for dlt's PipelineTasksGroup (and Airflow's `>>`): records what the DAG body asks of it."""
-
-    created: list["RecordingTasksGroup"] = []
-    data_dir = ""
-
-    def __init__(self, pipeline_name, **kwargs):
-        os.environ["DLT_DATA_DIR"] = self.data_dir  # as the real one does: a fresh folder per task
-        self.pipeline_name, self.kwargs = pipeline_name, kwargs
-        self.runs, self.downstream = [], []
-        self.created.append(self)
-
-    def add_run(self, pipeline, data, **kwargs):
-        self.runs.append((pipeline, data, kwargs))
-
-    def __rshift__(self, other):
-        self.downstream.append(other)
-        return other
-
-
-def build_dag_body(monkeypatch, tmp_path) -> tuple[ModuleType, RecordingTasksGroup]:
-    """Run the DAG's body with the Airflow parts recorded instead of built."""
+def test_dag_task_of_the_single_workspace_names_none(monkeypatch, tmp_path):
     module = import_dag_module(monkeypatch)
-    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "default"))  # so the original is restored afterwards
-    monkeypatch.setattr(RecordingTasksGroup, "created", [])
-    monkeypatch.setattr(RecordingTasksGroup, "data_dir", str(tmp_path / "dlt_task"))
-    monkeypatch.setattr(module, "PipelineTasksGroup", RecordingTasksGroup)
-    monkeypatch.setattr(module, "task", lambda task_id: lambda function: lambda: (task_id, function))
-    module.instantly_sync()
-    [group] = RecordingTasksGroup.created
-    return module, group
+    monkeypatch.delenv("SOURCES__INSTANTLY__WORKSPACES", raising=False)
+    assert module.workspace_names() == [None]
+    assert parse(module.run_arguments(None, "instantly", str(tmp_path))).workspaces is None
 
 
-def test_dag_runs_the_source_lazily_in_the_task_groups_fresh_data_folder(monkeypatch, tmp_path):
-    module, group = build_dag_body(monkeypatch, tmp_path)
-    [(pipeline, data, kwargs)] = group.runs
-    assert group.pipeline_name == pipeline.pipeline_name == module.TARGET.pipeline_name
-    assert group.kwargs["wipe_local_data"] is True
-    assert pipeline.pipelines_dir.startswith(RecordingTasksGroup.data_dir)
-    assert kwargs["loader_file_format"] == module.TARGET.loader_file_format
-    assert callable(data)  # evaluated on the worker: the scheduler parsing the DAG needs no API key
-    monkeypatch.setenv("SOURCES__INSTANTLY__API_KEY", "test-key")
-    assert data().name == "instantly"
-
-
-def test_dag_refreshes_the_analytics_models_after_the_sync(monkeypatch, tmp_path):
-    module, group = build_dag_body(monkeypatch, tmp_path)
-    assert group.downstream == [("refresh_models", module.refresh_models)]
+def test_dag_task_fails_with_the_cli_exit_code_when_its_sync_fails(monkeypatch):
+    module = import_dag_module(monkeypatch)
+    monkeypatch.setenv("SOURCES__INSTANTLY__WORKSPACES", '{"acme": {"api_key": ""}}')  # a configuration error
+    with pytest.raises(RuntimeError, match="workspace acme exited 2"):
+        module.sync_workspace("acme", params={"dataset": "instantly"})

@@ -1,85 +1,79 @@
-"""Airflow DAG: sync the Instantly workspace into Postgres with dlt's Airflow helper (`PipelineTasksGroup`).
+"""Airflow DAG: every configured workspace synced by a task of its own (dynamic task mapping), into Postgres.
+
+An agency with hundreds of workspaces spreads them over Airflow's workers: one mapped task per workspace,
+each running `instantly-sync run --workspaces <name>` itself, so every task writes the run report (in its
+log, as JSON), the `sync_runs` rows and the models exactly as the CLI does, with the CLI's exit codes. The
+tasks share the Postgres dataset: a task whose dataset is being written by another waits for its turn
+(`--wait`; the advisory locks cover every machine).
 
 Deploy: `pip install` the project into the Airflow environment (workers and scheduler), copy this file into
 the dags folder and `.dlt/config.toml` into `<dags folder>/.dlt/`. Give the workers the secrets as env vars
-(SOURCES__INSTANTLY__API_KEY, DESTINATION__POSTGRES__CREDENTIALS) or as the Airflow Variable
-`dlt_secrets_toml` holding a secrets.toml. See pipelines/deploy/README.md.
+(SOURCES__INSTANTLY__WORKSPACES as JSON, DESTINATION__POSTGRES__CREDENTIALS) or in `.dlt/secrets.toml`.
+Task results and logs hold workspace names, never keys. See pipelines/deploy/README.md.
 
-The pipeline is the CLI's own (`make_pipeline`): same name, dataset and destination, so cursors are shared
-with `instantly-sync run --destination postgres` through the state dlt keeps in the dataset. Each task starts
-in a fresh, wiped working folder and restores that state from Postgres.
-
-Without Airflow installed this module still imports (for tests) and defines no DAG.
+Each task works in a fresh temporary folder and restores its workspace's state (cursors) from the dataset,
+so any worker can take any workspace. Without Airflow installed this module still imports and defines no DAG.
 """
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import dlt
-
-from destinations import Target, models
-from pipelines.sync import make_pipeline
-from sources.instantly import instantly_source
+from pipelines import cli
+from pipelines.messages import ExitCode
+from pipelines.workspaces import configured_workspaces
 
 try:
-    from dlt.helpers.airflow_helper import PipelineTasksGroup  # raises an ImportError without Airflow
-
-    try:
-        from airflow.sdk import dag, task  # Airflow 3
-    except ImportError:
-        from airflow.decorators import dag, task  # Airflow 2
+    from airflow.sdk import dag, task  # Airflow 3
 except ImportError:
-    PipelineTasksGroup = dag = task = None
+    try:
+        from airflow.decorators import dag, task  # Airflow 2
+    except ImportError:
+        dag = task = None
 
-TARGET = Target(destination="postgres")
 SCHEDULE = "*/30 * * * *"
-DAG_ARGS = {
-    "dag_id": "instantly_sync",
+# a mapped task's run counts as done with these codes: a missing scope (5) is the key's to fix, not a retry's
+SUCCEEDED = (ExitCode.OK, ExitCode.PARTIAL)
+DAG_ARGS: dict[str, Any] = {
+    "dag_id": "instantly_workspaces",
     "schedule": SCHEDULE,
     "start_date": datetime(2024, 1, 1, tzinfo=UTC),
     "catchup": False,  # a sync always fetches everything new: missed intervals need no runs of their own
     "max_active_runs": 1,  # runs of this DAG never overlap
     "dagrun_timeout": timedelta(hours=6),
     "default_args": {"owner": "data", "retries": 1, "retry_delay": timedelta(minutes=10)},
+    "params": {"dataset": "instantly"},  # the Postgres schema; `airflow dags test ... -c '{"dataset": ...}'`
     "tags": ["instantly", "dlt"],
 }
 
 
-def build_pipeline(target: Target = TARGET, pipelines_dir: str | None = None) -> dlt.Pipeline:
-    """The pipeline `instantly-sync run` uses for `target`. Under Airflow, create it after the
-    `PipelineTasksGroup`, which points dlt's data folder at a fresh temporary folder."""
-    return make_pipeline(target, pipelines_dir)
+def workspace_names() -> list[str | None]:
+    """The configured workspaces' names (None: the single workspace of `sources.instantly.api_key`). Read
+    when the DAG runs, on a worker: the scheduler parsing this file needs no secrets."""
+    return [workspace.name for workspace in configured_workspaces()]
 
 
-def build_source():
-    """The source with every setting from dlt config. Called when the task runs, on the worker, so the
-    scheduler parsing this file needs no API key."""
-    return instantly_source()
+def run_arguments(name: str | None, dataset: str, pipelines_dir: str) -> list[str]:
+    """The `instantly-sync` command line a task runs for one workspace."""
+    argv = ["run", "--destination", "postgres", "--dataset", dataset, "--wait", "--json"]
+    argv += ["--pipelines-dir", pipelines_dir]
+    return [*argv, "--workspaces", name] if name else argv
 
 
-def refresh_models() -> str:
-    """Rebuild the analytics models in the dataset, as `instantly-sync run` does after a sync."""
-    summary = models.refresh(build_pipeline()).summary()
-    print(summary)
-    return summary
+def sync_workspace(name: str | None, params: dict[str, Any] | None = None) -> int:
+    """One workspace's sync, as `instantly-sync run` does it; a failed run fails the task (and is retried)."""
+    dataset = (params or {}).get("dataset") or DAG_ARGS["params"]["dataset"]
+    with tempfile.TemporaryDirectory(prefix="instantly-") as pipelines_dir:
+        code = cli.main(run_arguments(name, dataset, pipelines_dir))
+    if code not in SUCCEEDED:
+        raise RuntimeError(f"instantly-sync run for workspace {name or 'default'} exited {code}")
+    return code
 
 
-def instantly_sync() -> None:
-    tasks = PipelineTasksGroup(
-        TARGET.pipeline_name,
-        use_data_folder=False,
-        wipe_local_data=True,  # the state lives in Postgres; nothing local outlives a task
-        use_task_logger=True,
-    )
-    # One task runs one slice: each resource walks for at most checkpoint_seconds, then the slice loads with
-    # its cursors. A backfill longer than that carries on in the next DAG run; incremental runs fit in one.
-    tasks.add_run(
-        build_pipeline(),
-        build_source,
-        decompose="none",  # one task: the resources share rate limits and the leads/emails cursors
-        loader_file_format=TARGET.loader_file_format,
-    )
-    tasks >> task(task_id="refresh_models")(refresh_models)()
+def instantly_workspaces() -> None:
+    names = task(task_id="workspace_names")(workspace_names)()
+    task(task_id="sync_workspace")(sync_workspace).expand(name=names)
 
 
 if dag is not None:
-    instantly_sync_dag = dag(**DAG_ARGS)(instantly_sync)()
+    instantly_workspaces_dag = dag(**DAG_ARGS)(instantly_workspaces)()
