@@ -505,6 +505,42 @@ ENTITIES: dict[str, Entity] = {
             ),
             shape=realism_more.placement_report_shape,
         ),
+        Entity(
+            name="ai_agents",
+            path="/api/v2/ai-agents",
+            sort_param="sort_order",
+            default_size=3,
+            filters=(
+                Filter("search", "contains", fields=("name",)),
+                Filter("status", "eq"),
+                Filter("type", "eq"),
+            ),
+        ),
+        # served per agent by ``endpoints.py`` (``/ai-agents/{id}/activities``), narrowed by ``ai_sdr_id``
+        Entity(
+            name="ai_agent_activities",
+            path="/api/v2/ai-agents/{id}/activities",
+            default_size=12,
+            filters=(Filter("ai_sdr_id", "eq"),),
+            owned_fields=frozenset({"ai_sdr_id"}),
+            shape=realism_more.agent_activity_shape,
+        ),
+        Entity(
+            name="dfy_email_account_orders",
+            path="/api/v2/dfy-email-account-orders",
+            key_field="domain",
+            cursor="timestamp",
+            default_size=3,
+            key_of=realism_more.dfy_order_domain,
+        ),
+        Entity(
+            name="dfy_email_account_order_accounts",
+            path="/api/v2/dfy-email-account-orders/accounts",
+            default_size=6,
+            hidden_unless=(("password", "with_passwords"),),
+            owned_fields=frozenset({"password"}),
+            shape=realism_more.dfy_account_shape,
+        ),
     )
 }
 
@@ -545,6 +581,19 @@ DERIVED: dict[str, Derived] = {
 }
 
 WORKSPACE_PATH = "/api/v2/workspaces/current"
+
+ADD_ONS: dict[str, tuple[str, ...]] = {
+    "ai-agents": ("/api/v2/ai-agents", "/api/v2/ai-agents/{id}/activities"),
+    "dfy-email-accounts": ("/api/v2/dfy-email-account-orders", "/api/v2/dfy-email-account-orders/accounts"),
+    "crm": ("/api/v2/crm-actions/phone-numbers",),
+    "inbox-placement": (
+        "/api/v2/inbox-placement-tests",
+        "/api/v2/inbox-placement-analytics",
+        "/api/v2/inbox-placement-reports",
+    ),
+}
+"""The paid add-ons a plan may lack (``World(missing_add_ons=...)``) and the spec paths they cover: a
+workspace without one answers 402 there."""
 
 ROUTES: dict[tuple[str, str], Entity] = {(entity.method, entity.path): entity for entity in ENTITIES.values()}
 

@@ -16,6 +16,7 @@ PLAIN = {
     for name, entity in ENTITIES.items()
     if name not in ("campaigns", "accounts", "leads", "emails", "audit_logs")
     and not spec.query_parameter(entity.path, "GET", "test_id")
+    and "{" not in entity.path  # served per parent: ai_agent_activities
 }
 PER_TEST = {
     "inbox_placement_analytics": "/api/v2/inbox-placement-analytics",
@@ -52,6 +53,9 @@ def test_the_plain_lists_are_the_warehouse_tables():
         "api_keys",
         "background_jobs",
         "inbox_placement_tests",
+        "ai_agents",
+        "dfy_email_account_orders",
+        "dfy_email_account_order_accounts",
     }
 
 
