@@ -31,6 +31,8 @@ def _strategy(endpoint: Endpoint) -> str:
         text += f"; ranges of at most {endpoint.dates.max_days} days"
     if endpoint.drop_fields:
         text += f"; never stores {', '.join(f'`{f}`' for f in endpoint.drop_fields)}"
+    if endpoint.add_on:
+        text += f"; paid add-on: {endpoint.add_on}"
     return text
 
 
