@@ -37,6 +37,9 @@ def summary(report: RunReport) -> str:
             if row["status"] == "skipped":
                 lines.append(f"  {row['resource']:<24} SKIPPED: {row['error']}")
                 continue
+            if row["status"] == "not_in_plan":
+                lines.append(f"  {row['resource']:<24} not in the plan: {row['error']}")
+                continue
             extras = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
             extras += f" deleted={row['rows_deleted']}" if row["rows_deleted"] else ""
             extras += _fast_path(row)
