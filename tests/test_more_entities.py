@@ -60,15 +60,12 @@ EXPECTED = {
     "workspace_subscription": (
         "product_id",
         "price_in_dollars",
-        lambda w: {
-            s["product_id"]: s.get("price_in_dollars")
-            for s in objects.subscription_details(w, {}, {})["subscriptions"]
-        },
+        lambda w: {s["product_id"]: s.get("price_in_dollars") for s in w.items("workspace_subscription")},
     ),
     "crm_phone_numbers": (
         "id",
         "phone_number",
-        lambda w: {p["id"]: p.get("phone_number") for p in objects.phone_numbers(w, {}, {})},
+        lambda w: {p["id"]: p.get("phone_number") for p in w.items("crm_phone_numbers")},
     ),
     "custom_tracking_domain_status": (
         "host",

@@ -17,6 +17,7 @@ from .analytics import Analytics
 from .clock import DAY_MS, iso_ms, to_ms
 from .generate import Ctx, Identity, build, compile_object
 from .ids import random_uuid
+from .objects import GENERATED_LISTS
 from .pages import list_page
 from .rand import Rng, mix64
 from .realism import lead_identity, workspace_object
@@ -145,8 +146,11 @@ class World:
         """Every current item, as the API serves it, in the API's default order (a full cursor walk).
 
         For a list per parent (``account_campaign_mappings``): every parent's items, parent by parent,
-        each with the parent's key added (``account_email``).
+        each with the parent's key added (``account_email``). Unpaginated collections generated whole
+        (``crm_phone_numbers``, ``workspace_subscription``): their items as served.
         """
+        if entity in GENERATED_LISTS:
+            return GENERATED_LISTS[entity][0](self)
         if entity in DERIVED:
             derived = DERIVED[entity]
             return [
@@ -163,6 +167,8 @@ class World:
 
         ``account_campaign_mappings``: ``"<account email>&<campaign id>"``.
         """
+        if entity in GENERATED_LISTS:
+            return [item[GENERATED_LISTS[entity][1]] for item in self.items(entity)]
         if entity in DERIVED:
             derived = DERIVED[entity]
             return [f"{item[derived.parent_column]}&{item[derived.key_field]}" for item in self.items(entity)]
