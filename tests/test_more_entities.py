@@ -57,11 +57,6 @@ EXPECTED = {
         lambda w: {a["id"]: a["email"] for a in w.items("dfy_email_account_order_accounts")},
     ),
     "workspace_plan": ("organization_id", "organization_name", lambda w: {w.org_id: w.name}),
-    "workspace_subscription": (
-        "product_id",
-        "price_in_dollars",
-        lambda w: {s["product_id"]: s.get("price_in_dollars") for s in w.items("workspace_subscription")},
-    ),
     "crm_phone_numbers": (
         "id",
         "phone_number",
@@ -97,6 +92,18 @@ def test_the_unread_count_is_one_row_per_run(warehouse, world):
     warehouse.sync(resources=["unread_email_count"])
     counts = warehouse.query("select count from {ds}.unread_email_count order by synced_at")
     assert counts == [(world.unread_emails(),)] * 2
+
+
+def test_subscriptions_are_a_snapshot_per_run_of_every_product_paid_for(warehouse, world):
+    warehouse.sync(resources=["workspace_subscription"])
+    warehouse.sync(resources=["workspace_subscription"])
+    rows = warehouse.query("select synced_at, product_id, price_in_dollars from {ds}.workspace_subscription")
+    served = objects.subscription_details(world, {}, {})["subscriptions"]
+    expected = sorted((s["product_id"], s["price_in_dollars"]) for s in served)
+    runs = sorted({synced_at for synced_at, _, _ in rows})
+    assert len(runs) == 2
+    for run in runs:
+        assert sorted((p, v) for synced_at, p, v in rows if synced_at == run) == expected
 
 
 def test_analytics_and_summaries_are_asked_for_the_whole_range(duckdb_warehouse, simulator):

@@ -33,7 +33,7 @@ class Strategy(enum.Enum):
     TIME_WINDOW = "time_window"  # ask the server only for items since the high-water mark, dedupe the overlap
     CHANGED_ROWS = "changed_rows"  # walk everything, write only items whose update time moved
     DAILY = "daily"  # per parent: backfill once from its creation, then re-fetch a trailing window of days
-    SNAPSHOT = "snapshot"  # one row per run, stamped with the run's start time
+    SNAPSHOT = "snapshot"  # the answer's rows per run, stamped with the run's start time
 
 
 class RateClass(enum.Enum):
@@ -350,11 +350,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         kind=Kind.OBJECT,
         primary_key="organization_id",
     ),
+    # what the workspace pays for, per product, as of each run: the latest run's rows are the current
+    # subscriptions (one dropped from the answer is not in them), earlier runs the history of the spend
     Endpoint(
         name="workspace_subscription",
         path="/api/v2/workspace-billing/subscription-details",
-        primary_key="product_id",
-        pagination=Pagination.NONE,
+        kind=Kind.REPORT,
+        strategy=Strategy.SNAPSHOT,
+        primary_key=("synced_at", "product_id"),
         rows_field="subscriptions",
     ),
     Endpoint(

@@ -105,7 +105,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/api/v2/emails/unread/count", objects.unread_count),
     Endpoint("/api/v2/workspace-billing/plan-details", objects.plan_details),
     Endpoint("/api/v2/workspace-billing/subscription-details", objects.subscription_details),
-    Endpoint("/api/v2/crm-actions/phone-numbers", objects.phone_numbers),
 )
 
 _EXACT = {(endpoint.method, endpoint.path): endpoint for endpoint in ENDPOINTS if "{" not in endpoint.path}

@@ -1,6 +1,6 @@
 """Answers of the endpoints that serve no stored list: an object per parent item (a campaign's sending status,
 a lead list's verification stats, a tracking domain's status), reports (a subsequence's steps, webhook
-events per day), billing, phone numbers and the unread count.
+events per day), billing and the unread count.
 
 Each is built from the spec's response schema (``generate.compile_object``, numbers mixed like the lists')
 on a stream keyed by the world's seed, the endpoint and the item it is about: the same world answers the
@@ -8,21 +8,16 @@ same. Figures that other items decide (webhook events per day, unread emails) ar
 """
 
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sources.instantly import spec
 
-from .clock import DAY_MS, iso_ms
+from .clock import iso_ms
 from .errors import ApiError
 from .generate import Ctx, Plan, build, compile_object
-from .ids import random_uuid
-from .rand import Rng, mix64, salt
+from .rand import Rng, salt
+from .world import World
 
-if TYPE_CHECKING:
-    from .world import World
-
-PHONE_NUMBERS = 3
 SUBSCRIPTION_PRODUCTS = ("pid_hg_v1", "pid_sic_v1", "pid_crm_g", "pid_ip_g")
 
 
@@ -35,21 +30,21 @@ def _plan(path: str, field: str | None = None) -> Plan:
     return compile_object(answer)
 
 
-def _generated(world: "World", path: str, about: str, *, field: str | None = None, part: int = 0) -> dict:
+def _generated(world: World, path: str, about: str, *, field: str | None = None, part: int = 0) -> dict:
     rng = Rng(world.seed, salt(path), salt(about), part)
     return build(
         _plan(path, field), rng, Ctx(world, part, world.origin_ms, world.anchor_ms, "timestamp_created")
     )
 
 
-def _existing(world: "World", entity: str, key: str, what: str) -> None:
+def _existing(world: World, entity: str, key: str, what: str) -> None:
     try:
         world.get(entity, key)
     except KeyError:
         raise ApiError(404, f"{what} not found") from None
 
 
-def sending_status(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def sending_status(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     """``GET /campaigns/{id}/sending-status``: always with the campaign id, its status and issue tracking."""
     campaign_id = path["id"]
     _existing(world, "campaigns", campaign_id, "Campaign")
@@ -61,13 +56,13 @@ def sending_status(world: "World", params: dict[str, Any], path: dict[str, str])
     return answer
 
 
-def verification_stats(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def verification_stats(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     list_id = path["id"]
     _existing(world, "lead_lists", list_id, "Lead list")
     return _generated(world, "/api/v2/lead-lists/{id}/verification-stats", list_id)
 
 
-def subsequence_steps(world: "World", params: dict[str, Any], path: dict[str, str]) -> list[dict[str, Any]]:
+def subsequence_steps(world: World, params: dict[str, Any], path: dict[str, str]) -> list[dict[str, Any]]:
     """``GET /subsequences/{id}/analytics/steps``: rows per zero-based step and variant (as strings), and
     sometimes one the API could not attribute (null step and variant)."""
     subsequence_id = path["id"]
@@ -84,7 +79,7 @@ def subsequence_steps(world: "World", params: dict[str, Any], path: dict[str, st
     return rows
 
 
-def webhook_summary(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def webhook_summary(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     """``GET /webhook-events/summary-by-date``: the webhook events of each day from ``from`` to ``to``."""
     low, high = str(params.get("from") or "")[:10], str(params.get("to") or "9999")[:10]
     days: dict[str, list[int]] = {}
@@ -109,7 +104,7 @@ def webhook_summary(world: "World", params: dict[str, Any], path: dict[str, str]
     return {"items": items}
 
 
-def tracking_domain_status(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def tracking_domain_status(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     """``GET /accounts/ctd/status?host=``: a host no account uses is not found."""
     host = params["host"]
     if host not in world.tracking_domains():
@@ -117,20 +112,20 @@ def tracking_domain_status(world: "World", params: dict[str, Any], path: dict[st
     return {**_generated(world, "/api/v2/accounts/ctd/status", host), "host": host}
 
 
-def unread_count(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def unread_count(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     return {"count": world.unread_emails()}
 
 
-def plan_details(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+def plan_details(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     answer = _generated(world, "/api/v2/workspace-billing/plan-details", "plan")
     return {**answer, "organization_id": world.org_id, "organization_name": world.name}
 
 
-def subscriptions_of(world: "World") -> list[dict[str, Any]]:
+def subscription_details(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
     """One subscription per product the workspace pays for."""
     route = "/api/v2/workspace-billing/subscription-details"
     products = Rng(world.seed, salt(route)).sample(SUBSCRIPTION_PRODUCTS, 2)
-    return [
+    subscriptions = [
         {
             **_generated(world, route, product, field="subscriptions"),
             "product_id": product,
@@ -138,35 +133,5 @@ def subscriptions_of(world: "World") -> list[dict[str, Any]]:
         }
         for product in products
     ]
-
-
-def subscription_details(world: "World", params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
-    subscriptions = subscriptions_of(world)
     cancelled = all(row.get("cancel_at_time") is not None for row in subscriptions)
     return {"subscriptions": subscriptions, "all_subs_cancelled": cancelled}
-
-
-def phone_numbers_of(world: "World") -> list[dict[str, Any]]:
-    """Every phone number of the organization."""
-    route = "/api/v2/crm-actions/phone-numbers"
-    return [
-        {
-            **_generated(world, route, "number", part=k),
-            "id": random_uuid(mix64(world.seed, salt(route), k)),
-            "organization_id": world.org_id,
-            "timestamp_created": iso_ms(world.origin_ms + (k + 1) * 20 * DAY_MS),
-        }
-        for k in range(PHONE_NUMBERS)
-    ]
-
-
-def phone_numbers(world: "World", params: dict[str, Any], path: dict[str, str]) -> list[dict[str, Any]]:
-    """``GET /crm-actions/phone-numbers``: every number in one array."""
-    return phone_numbers_of(world)
-
-
-GENERATED_LISTS: dict[str, tuple[Callable[["World"], list[dict[str, Any]]], str]] = {
-    "crm_phone_numbers": (phone_numbers_of, "id"),
-    "workspace_subscription": (subscriptions_of, "product_id"),
-}
-"""Unpaginated collections served whole (``World.items``), and their keys."""

@@ -78,6 +78,7 @@ class Entity:
       look (``preview_only``); ``hidden_unless``: fields served only with a flag (``include_tags``).
     - ``default_size``, ``span_days``: data volume and time spread; ``legacy_fraction``: share of the
       oldest items with random v4 ids (leads created before 2025-10-15).
+    - ``paginated``: False for a list served whole as one array (``GET /crm-actions/phone-numbers``).
     - ``rate_bucket``: an extra per-minute limit (``RateLimits.<bucket>_per_minute``).
     - ``append_only``: items never change once created (``World.update`` refuses).
     - ``shape(schema) -> shape(item, rng, ctx)``: realism beyond the generic generator, which skips
@@ -101,6 +102,7 @@ class Entity:
     default_size: int = 10
     span_days: int = 180
     legacy_fraction: float = 0.0
+    paginated: bool = True
     rate_bucket: str | None = None
     append_only: bool = False
     owned_fields: frozenset[str] = frozenset()
@@ -120,7 +122,7 @@ class Entity:
 
     @functools.cached_property
     def item_schema(self) -> dict[str, Any]:
-        return spec.list_item_schema(self.path, self.method)
+        return spec.list_item_schema(self.path, self.method, "items" if self.paginated else None)
 
     @functools.cached_property
     def limit_bounds(self) -> tuple[int, int]:
@@ -540,6 +542,13 @@ ENTITIES: dict[str, Entity] = {
             hidden_unless=(("password", "with_passwords"),),
             owned_fields=frozenset({"password"}),
             shape=realism_more.dfy_account_shape,
+        ),
+        Entity(
+            name="crm_phone_numbers",
+            path="/api/v2/crm-actions/phone-numbers",
+            paginated=False,
+            default_size=3,
+            owned_fields=frozenset({"organization_id"}),
         ),
     )
 }

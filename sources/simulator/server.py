@@ -282,6 +282,8 @@ class Simulator:
             params = body_params(path, method, body)
         else:
             params = query_params(path, method, query)
+        if not entity.paginated:
+            return orjson.dumps(world.items(entity.name))
         if fault is not None and fault.kind == "repeat_item":
             return build_page(world, entity.name, params, repeat_item=True)[1]
         built = self._prefetch.take(world, entity.name, params) if self._prefetch else None

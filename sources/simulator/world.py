@@ -17,7 +17,6 @@ from .analytics import Analytics
 from .clock import DAY_MS, iso_ms, to_ms
 from .generate import Ctx, Identity, build, compile_object
 from .ids import random_uuid
-from .objects import GENERATED_LISTS
 from .pages import list_page
 from .rand import Rng, mix64
 from .realism import lead_identity, workspace_object
@@ -146,11 +145,8 @@ class World:
         """Every current item, as the API serves it, in the API's default order (a full cursor walk).
 
         For a list per parent (``account_campaign_mappings``): every parent's items, parent by parent,
-        each with the parent's key added (``account_email``). Unpaginated collections generated whole
-        (``crm_phone_numbers``, ``workspace_subscription``): their items as served.
+        each with the parent's key added (``account_email``).
         """
-        if entity in GENERATED_LISTS:
-            return GENERATED_LISTS[entity][0](self)
         if entity in DERIVED:
             derived = DERIVED[entity]
             return [
@@ -167,8 +163,6 @@ class World:
 
         ``account_campaign_mappings``: ``"<account email>&<campaign id>"``.
         """
-        if entity in GENERATED_LISTS:
-            return [item[GENERATED_LISTS[entity][1]] for item in self.items(entity)]
         if entity in DERIVED:
             derived = DERIVED[entity]
             return [f"{item[derived.parent_column]}&{item[derived.key_field]}" for item in self.items(entity)]
