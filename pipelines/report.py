@@ -89,6 +89,9 @@ def _outcome(report: RunReport, failed: list[str]) -> str:
         parts.append(f"PARTIAL: {resources_failed} resource(s) failed")
     if skipped:
         parts.append(f"PARTIAL: {skipped} resource(s) skipped")
+    not_in_plan = sum(len(run.progress.not_in_plan()) for run in went_on)
+    if not_in_plan:  # the plan's choice, not a partial sync
+        parts.append(f"{not_in_plan} resource(s) not in the plan")
     return "; ".join(parts)
 
 

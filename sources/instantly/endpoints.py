@@ -17,7 +17,7 @@ from . import spec
 class Kind(enum.Enum):
     LIST = "list"  # a collection: paginated with next_starting_after, or one unpaginated array
     OBJECT = "object"  # one object (the current workspace), or one per parent item with a fan-out
-    REPORT = "report"  # an unpaginated analytics answer: an array of rows, or one object of totals
+    REPORT = "report"  # an unpaginated answer of figures (analytics, billing): rows, or one object of totals
 
 
 class Pagination(enum.Enum):
@@ -109,8 +109,8 @@ class Endpoint:
     null_key_value: str | None = None
     # Reports whose rows are about a parent item the fan-out does not name in a column (`owner`).
     belongs_to: Owner | None = None
-    # The answer's field holding the rows where it is not where the kind has them (a list page's `items`,
-    # a report's or object's whole answer); a LIST without pagination and without it answers an array.
+    # The answer's field holding the rows, where the kind does not have them there (a list page's `items`,
+    # a report's or object's whole answer); a LIST without pagination and without it answers one array.
     rows_field: str | None = None
     # The paid add-on the endpoint belongs to (a human name): a 402 from it means the workspace's plan lacks
     # the add-on, which skips the resource and its fan-outs instead of stopping the run.
@@ -164,6 +164,7 @@ _PER_TEST = FanOut(parent="inbox_placement_tests", param="test_id")
 AI_AGENTS = "AI agents"
 DFY_EMAIL_ACCOUNTS = "done-for-you email accounts"
 INBOX_PLACEMENT = "inbox placement"
+CRM = "CRM"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="campaigns", path="/api/v2/campaigns"),
@@ -364,7 +365,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         name="crm_phone_numbers",
         path="/api/v2/crm-actions/phone-numbers",
         pagination=Pagination.NONE,
-        add_on="CRM",
+        add_on=CRM,
     ),
     Endpoint(
         name="custom_tracking_domain_status",
