@@ -12,7 +12,8 @@ from pipelines.workspaces import SINGLE
 from sources.instantly.errors import AuthError
 from sources.simulator import Fault, World
 
-from .conftest import FAST_RETRIES, SMALL_WORLD
+from .conftest import FAST_RETRIES, SMALL_WORLD, cli_args, run_cli
+from .test_run_reports import check
 
 AGENTS = ("ai_agents", "ai_agent_activities")
 NOTE = "the workspace's plan does not include AI agents"
@@ -81,3 +82,11 @@ def test_a_402_from_an_endpoint_of_no_add_on_still_stops_the_run(duckdb_warehous
         error = error.__cause__ or error.__context__
     assert error is not None and error.status == 402
     assert "no active paid plan with API access" in str(error)
+
+
+def test_the_freshness_check_does_not_count_resources_the_plan_lacks(tmp_path, cli_env):
+    synced = run_cli(*cli_args(tmp_path, "--resources", "campaigns,ai_agents"), env=cli_env, cwd=tmp_path)
+    assert synced.returncode == ExitCode.OK, synced.stderr
+    done = check(tmp_path, cli_env, "2h")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 of 1 resource(s) older than 2h" in done.stdout
