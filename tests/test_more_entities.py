@@ -9,8 +9,6 @@ import pytest
 from sources.instantly.endpoints import ENDPOINTS_BY_NAME
 from sources.simulator import Fault, objects
 
-from .conftest import duckdb_warehouse_for
-
 TODAY = datetime.now(UTC).date().isoformat()
 EVERY_DAY = {"start_date": "2015-01-01", "end_date": TODAY}
 
@@ -114,14 +112,15 @@ def test_analytics_and_summaries_are_asked_for_the_whole_range(duckdb_warehouse,
     assert steps and {(r.query["start_date"], r.query["end_date"]) for r in steps} == {("2015-01-01", TODAY)}
 
 
-def test_tracking_domain_status_is_asked_once_per_distinct_domain_of_the_accounts(tmp_path, simulator, world):
+def test_tracking_domain_status_is_asked_once_per_distinct_domain_of_the_accounts(
+    duckdb_warehouse, simulator, world
+):
     shared = world.ids("accounts")[:3]
     world.update("accounts", ids=shared, changes={"tracking_domain_name": "track.example.org"})
-    warehouse = duckdb_warehouse_for(tmp_path, simulator)
-    warehouse.sync(resources=["custom_tracking_domain_status"])
+    duckdb_warehouse.sync(resources=["custom_tracking_domain_status"])
     hosts = [r.query["host"] for r in simulator.requests_to("/api/v2/accounts/ctd/status")]
     assert sorted(hosts) == sorted(world.tracking_domains()) and "track.example.org" in hosts
-    assert warehouse.keys("custom_tracking_domain_status", "host") == sorted(world.tracking_domains())
+    assert duckdb_warehouse.keys("custom_tracking_domain_status", "host") == sorted(world.tracking_domains())
 
 
 @pytest.mark.parametrize(
