@@ -524,6 +524,13 @@ def dfy_order_domain(refs: Any, index: int) -> str:
     return f"{word}{index + 1}-outreach.com"
 
 
+def dfy_order_shape(schema: dict[str, Any]) -> Shape:
+    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
+        item["workspace_id"] = ctx.refs.org_id  # the spec's example is no id
+
+    return shape
+
+
 def dfy_account_shape(schema: dict[str, Any]) -> Shape:
     def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
         item["password"] = token(rng, 16)

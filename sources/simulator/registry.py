@@ -533,6 +533,8 @@ ENTITIES: dict[str, Entity] = {
             key_field="domain",
             cursor="timestamp",
             default_size=3,
+            owned_fields=frozenset({"workspace_id"}),
+            shape=realism_more.dfy_order_shape,
             key_of=realism_more.dfy_order_domain,
         ),
         Entity(
