@@ -2,7 +2,8 @@
 
 It reads the `sync_runs` table every run writes, so it answers for the data in the warehouse, from any
 machine, whatever ran the syncs (cron, CI, Airflow). A resource counts from its first run that was not
-skipped (a key without the scope never syncs it); its age is the time since its last `ok` run.
+skipped (a key without the scope, or a plan without the add-on, never syncs it); its age is the time since
+its last `ok` run.
 """
 
 import re
@@ -70,7 +71,7 @@ def freshness(target: Target, workspaces: list[str], pipelines_dir: str | None) 
         rows = client.execute_sql(
             f"select workspace_name, resource, max(case when status = 'ok' then finished_at end) "
             f"from {client.make_qualified_table_name(RUNS_TABLE)} "
-            f"where status <> 'skipped' and workspace_name in ({placeholders}) "
+            f"where status not in ('skipped', 'not_in_plan') and workspace_name in ({placeholders}) "
             "group by workspace_name, resource order by workspace_name, resource",
             *workspaces,
         )

@@ -37,6 +37,9 @@ def summary(report: RunReport) -> str:
             if row["status"] == "skipped":
                 lines.append(f"  {row['resource']:<24} SKIPPED: {row['error']}")
                 continue
+            if row["status"] == "not_in_plan":
+                lines.append(f"  {row['resource']:<24} not in the plan: {row['error']}")
+                continue
             extras = f" parents_skipped={row['parents_skipped']}" if row["parents_skipped"] else ""
             extras += f" deleted={row['rows_deleted']}" if row["rows_deleted"] else ""
             extras += _fast_path(row)
@@ -86,6 +89,9 @@ def _outcome(report: RunReport, failed: list[str]) -> str:
         parts.append(f"PARTIAL: {resources_failed} resource(s) failed")
     if skipped:
         parts.append(f"PARTIAL: {skipped} resource(s) skipped")
+    not_in_plan = sum(len(run.progress.not_in_plan()) for run in went_on)
+    if not_in_plan:  # the plan's choice, not a partial sync
+        parts.append(f"{not_in_plan} resource(s) not in the plan")
     return "; ".join(parts)
 
 

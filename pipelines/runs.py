@@ -247,8 +247,12 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
         stats = run.progress.resources.get(resource)
         failed_alone = stats.failed if stats else None
         skipped = stats.skipped if stats else None
+        not_in_plan = stats.not_in_plan if stats else None
         stopped = run.error is not None and result is None  # the run never got through its resources
-        status = "failed" if stopped or failed_alone else ("skipped" if skipped else "ok")
+        if stopped or failed_alone:
+            status = "failed"
+        else:
+            status = "skipped" if skipped else "not_in_plan" if not_in_plan else "ok"
         rows.append(
             {
                 "run_id": report.run_id,
@@ -271,7 +275,7 @@ def run_rows(run: WorkspaceRun, report: RunReport) -> list[dict[str, Any]]:
                 "dict_batches": stats.dict_batches if stats else 0,
                 "cursor_before": cursor_summary(before.get(resource)),
                 "cursor_after": cursor_summary(after.get(resource)),
-                "error": failed_alone or (describe_error(run.error) if stopped else skipped),
+                "error": failed_alone or (describe_error(run.error) if stopped else skipped or not_in_plan),
                 "warnings": "; ".join(stats.warnings) if stats and stats.warnings else None,
             }
         )

@@ -177,12 +177,7 @@ def _hints(endpoint: Endpoint, fetcher: Fetcher) -> dict[str, Any]:
 
 
 def _root_resource(endpoint: Endpoint, fetcher: Fetcher, checkpoint: bool) -> DltResource:
-    if endpoint.kind is Kind.LIST:
-        rows = fetcher.walk(endpoint, checkpoint)
-    elif endpoint.kind is Kind.OBJECT:
-        rows = fetcher.single_object(endpoint)
-    else:
-        rows = fetcher.report(endpoint)
+    rows = fetcher.walk(endpoint, checkpoint) if endpoint.kind is Kind.LIST else fetcher.report(endpoint)
     # resources walk concurrently under the one shared rate limiter
     return _not_deduplicated(dlt.resource(rows, parallelized=True, **_hints(endpoint, fetcher)))
 

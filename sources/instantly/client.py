@@ -3,7 +3,8 @@
 Error policy: 429, 5xx, timeouts, dropped connections and unreadable bodies are transient and retried
 with backoff (Retry-After honoured when present). A 429 also adapts the shared limiter (see
 ratelimit.py): with Retry-After every request of its class pauses; without it the class slows down, then
-recovers. 401/402/403 are the user's to fix and fail at once with what to change. A 200 whose body is an
+recovers. 401/402/403 are the user's to fix and fail at once with what to change (a 402 from a paid
+add-on's endpoint names the add-on). A 200 whose body is an
 error object is an error, never "no data". Anything else fails with the status, the endpoint and a short
 excerpt of the body. The API key is never part of a message.
 """
@@ -144,18 +145,25 @@ class InstantlyClient:
         stats: ResourceStats,
         path: str | None = None,
     ) -> Page:
-        fields = {**endpoint.params, **params, "limit": endpoint.page_size}
+        fields = {**endpoint.params, **params}
+        if endpoint.pagination is not Pagination.NONE:
+            fields["limit"] = endpoint.page_size
         if cursor:
             fields["starting_after"] = cursor
         if endpoint.pagination is Pagination.BODY:
             response, body = self.request(endpoint, stats, json=fields, path=path)
         else:
             response, body = self.request(endpoint, stats, params=fields, path=path)
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise ApiError(self._label(endpoint), response.status_code, "the answer has no `items` list")
+        field = endpoint.rows_in
+        envelope = body if isinstance(body, dict) else {}
+        items = body if field is None else envelope.get(field)
+        if not isinstance(items, list):
+            raise ApiError(
+                self._label(endpoint), response.status_code, f"the answer has no `{field or 'array'}` list"
+            )
         return Page(
-            items=body["items"],
-            next_cursor=body.get("next_starting_after") or None,
+            items=items,
+            next_cursor=envelope.get("next_starting_after") or None,
             server_time=_server_time(response),
             needs_cleaning=needs_cleaning(response.content),
         )
@@ -246,6 +254,8 @@ class InstantlyClient:
                 "the API key was rejected. Set a valid key in SOURCES__INSTANTLY__API_KEY "
                 "or `api_key` under [sources.instantly] in .dlt/secrets.toml"
             )
+        if status == 402 and endpoint.add_on:
+            return f"the workspace's plan does not include {endpoint.add_on}"
         if status == 402:
             return "the workspace has no active paid plan with API access"
         if "html" in response.headers.get("content-type", ""):

@@ -16,14 +16,15 @@ from .payloads import event_content_hash
 
 
 class Kind(enum.Enum):
-    LIST = "list"  # paginated with next_starting_after
-    OBJECT = "object"  # one object (the current workspace)
-    REPORT = "report"  # an unpaginated analytics answer: an array of rows, or one object of totals
+    LIST = "list"  # a collection: paginated with next_starting_after, or one unpaginated array
+    OBJECT = "object"  # one object (the current workspace), or one per parent item with a fan-out
+    REPORT = "report"  # an unpaginated answer of figures (analytics, billing): rows, or one object of totals
 
 
 class Pagination(enum.Enum):
     QUERY = "query"  # starting_after/limit in the query string
     BODY = "body"  # starting_after/limit in the JSON body (POST /leads/list)
+    NONE = "none"  # the whole collection in one answer (GET /crm-actions/phone-numbers)
 
 
 class Strategy(enum.Enum):
@@ -33,7 +34,7 @@ class Strategy(enum.Enum):
     TIME_WINDOW = "time_window"  # ask the server only for items since the high-water mark, dedupe the overlap
     CHANGED_ROWS = "changed_rows"  # walk everything, write only items whose update time moved
     DAILY = "daily"  # per parent: backfill once from its creation, then re-fetch a trailing window of days
-    SNAPSHOT = "snapshot"  # one row per run, stamped with the run's start time
+    SNAPSHOT = "snapshot"  # the answer's rows per run, stamped with the run's start time
 
 
 class RateClass(enum.Enum):
@@ -58,6 +59,9 @@ class FanOut:
     column: str | None = None
     # parent values per request (a list parameter such as `emails`); 1 means one request per parent
     batch: int = 1
+    # the rows are about one parent item and follow it when it is deleted (`Endpoint.owner`); False for a
+    # value parents share (the accounts' tracking domain)
+    about_parent: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,15 +114,30 @@ class Endpoint:
     derived: Mapping[str, Callable[[dict[str, Any]], Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # The answer's field holding the rows, where the kind does not have them there (a list page's `items`,
+    # a report's or object's whole answer); a LIST without pagination and without it answers one array.
+    rows_field: str | None = None
+    # The paid add-on the endpoint belongs to (a human name): a 402 from it means the workspace's plan lacks
+    # the add-on, which skips the resource and its fan-outs instead of stopping the run.
+    add_on: str | None = None
 
     @property
     def owner(self) -> Owner | None:
-        """The parent item a report's rows are about, if any: they follow it when it is deleted."""
-        if self.kind is not Kind.REPORT:
+        """The parent item the rows of a report or object are about, if any: they follow it when it is
+        deleted."""
+        if self.kind is Kind.LIST:
             return None
-        if self.belongs_to is None and self.fan_out and self.fan_out.column:
-            return Owner(self.fan_out.parent, self.fan_out.column)
+        fan_out = self.fan_out
+        if self.belongs_to is None and fan_out and fan_out.column and fan_out.about_parent:
+            return Owner(fan_out.parent, fan_out.column)
         return self.belongs_to
+
+    @property
+    def rows_in(self) -> str | None:
+        """The answer's field holding the rows; None: the answer is the rows (an array, or one object)."""
+        if self.rows_field or self.kind is not Kind.LIST or self.pagination is Pagination.NONE:
+            return self.rows_field
+        return "items"
 
     @property
     def key_fields(self) -> tuple[str, ...]:
@@ -137,15 +156,20 @@ class Endpoint:
 
     @property
     def item_schema(self) -> dict[str, Any]:
-        if self.kind is Kind.LIST:
-            return spec.list_item_schema(self.path, self.method)
         answer = spec.resolve(spec.response_schema(self.path, self.method))
-        return spec.resolve(answer["items"]) if answer.get("type") == "array" else answer
+        if self.rows_in or answer.get("type") == "array":
+            return spec.list_item_schema(self.path, self.method, self.rows_in)
+        return answer
 
 
 _ASC = MappingProxyType({"sort_order": "asc"})
 _PER_CAMPAIGN = FanOut(parent="campaigns", param="campaign_id", column="campaign_id")
 _PER_TEST = FanOut(parent="inbox_placement_tests", param="test_id")
+# paid add-ons (the plan details list them as subscriptions of their own)
+AI_AGENTS = "AI agents"
+DFY_EMAIL_ACCOUNTS = "done-for-you email accounts"
+INBOX_PLACEMENT = "inbox placement"
+CRM = "CRM"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="campaigns", path="/api/v2/campaigns"),
@@ -204,9 +228,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(name="workspace_group_members", path="/api/v2/workspace-group-members"),
     Endpoint(name="api_keys", path="/api/v2/api-keys", drop_fields=("key",)),
     Endpoint(name="background_jobs", path="/api/v2/background-jobs"),
-    Endpoint(name="inbox_placement_tests", path="/api/v2/inbox-placement-tests"),
-    Endpoint(name="inbox_placement_analytics", path="/api/v2/inbox-placement-analytics", fan_out=_PER_TEST),
-    Endpoint(name="inbox_placement_reports", path="/api/v2/inbox-placement-reports", fan_out=_PER_TEST),
+    Endpoint(name="inbox_placement_tests", path="/api/v2/inbox-placement-tests", add_on=INBOX_PLACEMENT),
+    Endpoint(
+        name="inbox_placement_analytics",
+        path="/api/v2/inbox-placement-analytics",
+        fan_out=_PER_TEST,
+        add_on=INBOX_PLACEMENT,
+    ),
+    Endpoint(
+        name="inbox_placement_reports",
+        path="/api/v2/inbox-placement-reports",
+        fan_out=_PER_TEST,
+        add_on=INBOX_PLACEMENT,
+    ),
     Endpoint(
         name="account_campaign_mappings",
         path="/api/v2/account-campaign-mappings/{email}",
@@ -264,6 +298,101 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         kind=Kind.REPORT,
         primary_key=("campaign_id", "subsequence_id"),
         fan_out=_PER_CAMPAIGN,
+    ),
+    Endpoint(name="ai_agents", path="/api/v2/ai-agents", add_on=AI_AGENTS),
+    Endpoint(
+        name="ai_agent_activities",
+        path="/api/v2/ai-agents/{id}/activities",
+        fan_out=FanOut(parent="ai_agents"),  # the activities carry their agent as `ai_sdr_id`
+        add_on=AI_AGENTS,
+    ),
+    Endpoint(
+        name="campaign_sending_status",
+        path="/api/v2/campaigns/{id}/sending-status",
+        kind=Kind.OBJECT,
+        primary_key="campaign_id",
+        fan_out=FanOut(parent="campaigns", column="campaign_id"),
+    ),
+    Endpoint(
+        name="subsequence_analytics_steps",
+        path="/api/v2/subsequences/{id}/analytics/steps",
+        kind=Kind.REPORT,
+        primary_key=("subsequence_id", "step", "variant"),
+        fan_out=FanOut(parent="subsequences", column="subsequence_id"),
+        dates=DateRange(),
+        null_key_value="unknown",
+    ),
+    Endpoint(
+        name="webhook_event_summary_daily",
+        path="/api/v2/webhook-events/summary-by-date",
+        kind=Kind.REPORT,
+        primary_key="date",
+        dates=DateRange(start_param="from", end_param="to"),
+        rows_field="items",
+    ),
+    Endpoint(
+        name="lead_list_verification_stats",
+        path="/api/v2/lead-lists/{id}/verification-stats",
+        kind=Kind.OBJECT,
+        primary_key="lead_list_id",
+        fan_out=FanOut(parent="lead_lists", column="lead_list_id"),
+    ),
+    Endpoint(
+        name="dfy_email_account_orders",
+        path="/api/v2/dfy-email-account-orders",
+        primary_key="domain",  # the items have no id: an order buys one domain
+        add_on=DFY_EMAIL_ACCOUNTS,
+    ),
+    # mailbox passwords come only with `with_passwords=true`, which we never send; dropped should they come
+    Endpoint(
+        name="dfy_email_account_order_accounts",
+        path="/api/v2/dfy-email-account-orders/accounts",
+        params=MappingProxyType({"with_passwords": "false"}),
+        drop_fields=("password",),
+        add_on=DFY_EMAIL_ACCOUNTS,
+    ),
+    # the plan as it is now (one row): what limits the workspace, and when it renews
+    Endpoint(
+        name="workspace_plan",
+        path="/api/v2/workspace-billing/plan-details",
+        kind=Kind.OBJECT,
+        primary_key="organization_id",
+    ),
+    # what the workspace pays for, per product, as of each run: the latest run's rows are the current
+    # subscriptions (one dropped from the answer is not in them), earlier runs the history of the spend
+    Endpoint(
+        name="workspace_subscription",
+        path="/api/v2/workspace-billing/subscription-details",
+        kind=Kind.REPORT,
+        strategy=Strategy.SNAPSHOT,
+        primary_key=("synced_at", "product_id"),
+        rows_field="subscriptions",
+    ),
+    Endpoint(
+        name="crm_phone_numbers",
+        path="/api/v2/crm-actions/phone-numbers",
+        pagination=Pagination.NONE,
+        add_on=CRM,
+    ),
+    Endpoint(
+        name="custom_tracking_domain_status",
+        path="/api/v2/accounts/ctd/status",
+        kind=Kind.OBJECT,
+        primary_key="host",
+        fan_out=FanOut(
+            parent="accounts",
+            parent_field="tracking_domain_name",
+            param="host",
+            column="host",
+            about_parent=False,
+        ),
+    ),
+    Endpoint(
+        name="unread_email_count",
+        path="/api/v2/emails/unread/count",
+        kind=Kind.OBJECT,
+        strategy=Strategy.SNAPSHOT,
+        primary_key="synced_at",
     ),
 )
 

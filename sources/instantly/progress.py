@@ -18,6 +18,8 @@ class ResourceStats:
     rejected: int = 0
     seconds_waiting_for_rate_limit: float = 0.0
     skipped: str | None = None  # why the resource was skipped (a missing scope), if it was
+    # the paid add-on the workspace's plan lacks, as a note, if the resource belongs to one (not a failure)
+    not_in_plan: str | None = None
     failed: str | None = None  # why the resource failed in this run (the others went on), if it did
     failure: Exception | None = field(default=None, repr=False)  # and the error itself
     parents_skipped: int = 0  # fan-out parents that were gone (404) when their turn came
@@ -39,7 +41,7 @@ class ResourceStats:
 
     @property
     def ok(self) -> bool:
-        return not (self.skipped or self.failed)
+        return not (self.skipped or self.failed or self.not_in_plan)
 
     def started(self) -> None:
         self._since = time.monotonic()
@@ -66,6 +68,11 @@ class RunProgress:
         with self._lock:
             return {name: s.skipped for name, s in self.resources.items() if s.skipped}
 
+    def not_in_plan(self) -> dict[str, str]:
+        """Resources of a paid add-on the workspace's plan lacks, with the note (not a partial sync)."""
+        with self._lock:
+            return {name: s.not_in_plan for name, s in self.resources.items() if s.not_in_plan}
+
     def failed(self) -> dict[str, str]:
         """Resources that failed in this run, with the reason (the others were loaded)."""
         with self._lock:
@@ -73,8 +80,8 @@ class RunProgress:
 
     def mark_orphans(self, names: list[str], parents: Mapping[str, str]) -> None:
         """A fan-out resource of `names` holds only what its parent yielded: when the parent failed, it
-        failed too (though it may have fetched nothing at all); when the parent's walk ended early, it says
-        so."""
+        failed too (though it may have fetched nothing at all); when the plan lacks the parent's add-on, it
+        is not in the plan either; when the parent's walk ended early, it says so."""
         with self._lock:
             for name in names:
                 parent = self.resources.get(parents.get(name, ""))
@@ -83,6 +90,8 @@ class RunProgress:
                 stats = self.resources.setdefault(name, ResourceStats())
                 if parent.failed and stats.ok:
                     stats.failed = f"its parent {parents[name]} failed, so it is incomplete: {parent.failed}"
+                elif parent.not_in_plan and stats.ok:
+                    stats.not_in_plan = parent.not_in_plan
                 elif parent.ended_early:
                     stats.warn(
                         f"its parent {parents[name]} ended its walk early: only its items fetched have rows"

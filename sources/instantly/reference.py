@@ -17,7 +17,7 @@ _STRATEGY_TEXT = {
     Strategy.TIME_WINDOW: "since the stored high-water mark of `{cursor}` (`{param}`), overlap deduplicated",
     Strategy.CHANGED_ROWS: "full walk; writes only items whose `{cursor}` moved since the last complete walk",
     Strategy.DAILY: "backfill from each parent's creation, then re-fetch the trailing window of days",
-    Strategy.SNAPSHOT: "one row per run, stamped `synced_at`",
+    Strategy.SNAPSHOT: "a snapshot per run, its rows stamped `synced_at`",
 }
 
 
@@ -31,6 +31,8 @@ def _strategy(endpoint: Endpoint) -> str:
         text += f"; ranges of at most {endpoint.dates.max_days} days"
     if endpoint.drop_fields:
         text += f"; never stores {', '.join(f'`{f}`' for f in endpoint.drop_fields)}"
+    if endpoint.add_on:
+        text += f"; paid add-on: {endpoint.add_on}"
     return text
 
 

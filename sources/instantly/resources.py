@@ -1,8 +1,9 @@
 """How each kind of endpoint becomes rows: root list walks, per-parent walks, reports and single objects.
 
 Every resource goes through the same steps: paced requests, item cleaning (`ItemPreparer`), and one error
-policy (`Fetcher.tracking`): a 403 (the key lacks this endpoint's scope) skips the resource, any other
-failure fails that resource alone, and the run goes on.
+policy (`Fetcher.tracking`): a 403 (the key lacks this endpoint's scope) skips the resource, so does a 402
+from a paid add-on the plan lacks (not in the plan, no failure), any other failure fails that resource
+alone, and the run goes on.
 """
 
 import copy
@@ -182,7 +183,7 @@ class Fetcher:
     def walk_children(self, endpoint: Endpoint, parents: list[dict[str, Any]]) -> Iterator[Any]:
         fan_out = endpoint.fan_out
         stats = self.progress.of(endpoint.name)
-        if stats.failed or stats.skipped:
+        if not stats.ok:
             return  # said once for the resource, not again for every page of parents
         if self.config.deletes is not Deletes.OFF and stats.seen is None and marks_deletions(endpoint):
             stats.seen = self._seen_keys(endpoint)  # over every parent: `deletions.complete_walks`
@@ -202,13 +203,14 @@ class Fetcher:
                             stats.seen.add(items)
                         yield from self._emit(items, rejected, stats)
 
-    # --- reports and single objects -------------------------------------------------------------------
+    # --- reports and objects ---------------------------------------------------------------------------
 
     def report(self, endpoint: Endpoint, parents: list[dict[str, Any]] | None = None) -> Iterator[Any]:
+        """A report's rows or an object, once or per parent item: unpaginated answers."""
         stats = self.progress.of(endpoint.name)
         daily = endpoint.strategy is Strategy.DAILY
         fetched_through = dlt.current.resource_state().setdefault("fetched_through", {}) if daily else {}
-        if stats.failed or stats.skipped:
+        if not stats.ok:
             return  # said once for the resource, not again for every page of parents
         with self.tracking(endpoint, stats), self.client() as client:
             preparer = ItemPreparer(endpoint)
@@ -218,10 +220,14 @@ class Fetcher:
                     continue  # gone since an earlier window: their other windows are not asked for
                 answer = None
                 with self.parents_gone_skipped(stats, request.parents, gone):
-                    answer = client.request(endpoint, stats, params=request.params)
+                    answer = client.request(endpoint, stats, params=request.params, path=request.path)
                 if answer is None:
                     continue
                 response, body = answer
+                if endpoint.rows_in:
+                    body = body.get(endpoint.rows_in) if isinstance(body, dict) else None
+                    if not isinstance(body, list):
+                        raise ApiError(endpoint.path, response.status_code, f"no `{endpoint.rows_in}` list")
                 rows = body if isinstance(body, list) else [body]
                 stats.pages += 1
                 stats.rows_fetched += len(rows)
@@ -245,7 +251,8 @@ class Fetcher:
         fan_out = endpoint.fan_out
         if endpoint.strategy is not Strategy.DAILY:
             for value in _parent_values(parents or [], fan_out.parent_field):
-                yield ReportRequest({**full_range, fan_out.param: value}, value, [value])
+                params, path = _parent_request(endpoint, value)
+                yield ReportRequest({**full_range, **params}, value, [value], path=path)
             return
         by_first_day: dict[date, list[str]] = {}
         for parent in parents or []:
@@ -278,15 +285,6 @@ class Fetcher:
             return {}
         return {endpoint.dates.start_param: start.isoformat(), endpoint.dates.end_param: end.isoformat()}
 
-    def single_object(self, endpoint: Endpoint) -> Iterator[Any]:
-        stats = self.progress.of(endpoint.name)
-        with self.tracking(endpoint, stats), self.client() as client:
-            response, body = client.request(endpoint, stats)
-            stats.pages += 1
-            stats.rows_fetched += 1
-            items, rejected = ItemPreparer(endpoint).prepare([body], needs_cleaning(response.content))
-            yield from self._emit(items, rejected, stats)
-
     # --- shared ---------------------------------------------------------------------------------------
 
     @contextmanager
@@ -299,20 +297,25 @@ class Fetcher:
     ):
         """Times the resource's work for the run report, and keeps a failure to its resource.
 
-        A 403 (the key lacks this endpoint's scope) skips the resource with a warning. Any other failure (a
-        fault that outlasted its retries, a 4xx, an answer we cannot use, a bug of ours) fails this resource
-        alone: what it yielded so far lands with the cursor stored before it, so the next run resumes there,
-        and every other resource goes on. 401 and 402 (the key, the plan) concern every resource and stop
-        the run.
+        A 403 (the key lacks this endpoint's scope) skips the resource with a warning; a 402 from a paid
+        add-on's endpoint (`Endpoint.add_on`) skips it as not in the workspace's plan, which is no failure.
+        Any other failure (a fault that outlasted its retries, a 4xx, an answer we cannot use, a bug of ours)
+        fails this resource alone: what it yielded so far lands with the cursor stored before it, so the
+        next run resumes there, and every other resource goes on. 401 and any other 402 (the key, the plan)
+        concern every resource and stop the run.
         """
         stats.started()
         try:
             yield
         except AuthError as exc:
-            if exc.status != 403:
+            if exc.status == 403:
+                stats.skipped = exc.detail
+                logger.warning("skipping %s: %s", endpoint.name, exc.detail)
+            elif exc.status == 402 and endpoint.add_on:
+                stats.not_in_plan = exc.detail
+                logger.info("skipping %s: %s", endpoint.name, exc.detail)
+            else:
                 raise
-            stats.skipped = exc.detail
-            logger.warning("skipping %s: %s", endpoint.name, exc.detail)
             if on_skip:
                 on_skip()
         except Exception as exc:
@@ -414,12 +417,13 @@ def _with_hints(batch: Any, columns: dict[str, Any], table_hints: dict[str, Any]
 @dataclass(frozen=True)
 class ReportRequest:
     """One report request: its parameters, the value for the parent column of its rows (one parent), the
-    parent values it asks about, and those whose every day is fetched once it is answered."""
+    parent values it asks about, those whose every day is fetched once it is answered, and its path."""
 
     params: dict[str, Any]
     column_value: Any = None
     parents: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
+    path: str | None = None  # the endpoint's path with the parent's value in its placeholder
 
 
 def _restore(state: dict[str, Any], snapshot: dict[str, Any]) -> None:
@@ -428,7 +432,8 @@ def _restore(state: dict[str, Any], snapshot: dict[str, Any]) -> None:
 
 
 def _parent_values(parents: list[dict[str, Any]], parent_field: str) -> list[str]:
-    return [parent[parent_field] for parent in parents if parent.get(parent_field)]
+    """The parents' values, each once (parents may share one: the accounts' tracking domain)."""
+    return list(dict.fromkeys(parent[parent_field] for parent in parents if parent.get(parent_field)))
 
 
 def _parent_request(endpoint: Endpoint, value: str) -> tuple[dict[str, Any], str]:

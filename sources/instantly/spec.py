@@ -26,10 +26,12 @@ def component_schema(name: str) -> dict[str, Any]:
     return load_spec()["components"]["schemas"][name]
 
 
-def list_item_schema(path: str, method: str) -> dict[str, Any]:
-    """The item schema of a list endpoint's ``items`` array, with ``$ref`` and ``allOf`` resolved."""
-    response = operation(path, method)["responses"]["200"]["content"]["application/json"]["schema"]
-    return resolve(response["properties"]["items"]["items"])
+def list_item_schema(path: str, method: str, field: str | None = "items") -> dict[str, Any]:
+    """The item schema of a list endpoint's ``items`` array (or the array in ``field``; None: the answer is
+    the array), with ``$ref`` and ``allOf`` resolved."""
+    response = resolve(response_schema(path, method))
+    rows = resolve(response["properties"][field]) if field else response
+    return resolve(rows["items"])
 
 
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:

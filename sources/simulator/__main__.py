@@ -2,12 +2,13 @@
 
 python -m sources.simulator --port 8787 --seed 1 --leads 100000 --rate-limits on
 python -m sources.simulator --messy --leads 30000 --rate-limits off
+python -m sources.simulator --missing-add-on ai-agents
 """
 
 import argparse
 
 from .limits import RateLimits
-from .registry import ENTITIES
+from .registry import ADD_ONS, ENTITIES
 from .server import serve
 
 
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> None:
         "--messy",
         action="store_true",
         help="leads carry what real workspaces carry: odd scripts, long strings, deep and shifting payloads",
+    )
+    parser.add_argument(
+        "--missing-add-on",
+        action="append",
+        default=[],
+        choices=sorted(ADD_ONS),
+        help="a paid add-on the workspace's plan lacks: its endpoints answer 402; repeatable",
     )
     for name in ENTITIES:
         parser.add_argument(
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         churn=churn,
         messy=args.messy,
+        missing_add_ons=tuple(args.missing_add_on),
     )
 
 

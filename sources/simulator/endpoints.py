@@ -1,5 +1,6 @@
-"""The simulated endpoints that are not plain lists: the workspace, analytics, and the per-account list
-of campaign mappings (a path parameter, items computed from the campaigns).
+"""The simulated endpoints that are not plain lists: the workspace, analytics, the per-account list of
+campaign mappings (a path parameter, items computed from the campaigns), the activities per AI agent, and
+the generated objects and reports of ``objects.py``.
 
 Each entry maps a spec path (``{name}`` placeholders allowed) to ``answer(world, params, path_params)``;
 ``params`` are the query parameters already checked against the spec. Scopes come from the spec like
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from . import objects
 from .clock import parse_instant
 from .errors import ApiError
 from .pages import DEFAULT_LIMIT
@@ -59,6 +61,16 @@ def account_campaign_mappings(world: World, params: dict[str, Any], path: dict[s
     return answer
 
 
+def agent_activities(world: World, params: dict[str, Any], path: dict[str, str]) -> dict[str, Any]:
+    """One page of ``GET /ai-agents/{id}/activities``: the activities whose ``ai_sdr_id`` is the agent."""
+    agent = unquote(path["id"])
+    try:
+        world.get("ai_agents", agent)
+    except KeyError:
+        raise ApiError(404, "AI agent not found") from None
+    return world.page("ai_agent_activities", {**params, "ai_sdr_id": agent})
+
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(WORKSPACE_PATH, lambda world, params, path: world.workspace()),
     Endpoint(
@@ -84,6 +96,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         lambda world, params, path: world.analytics.subsequence_totals(params),
     ),
     Endpoint(DERIVED["account_campaign_mappings"].path, account_campaign_mappings),
+    Endpoint("/api/v2/ai-agents/{id}/activities", agent_activities),
+    Endpoint("/api/v2/campaigns/{id}/sending-status", objects.sending_status),
+    Endpoint("/api/v2/subsequences/{id}/analytics/steps", objects.subsequence_steps),
+    Endpoint("/api/v2/lead-lists/{id}/verification-stats", objects.verification_stats),
+    Endpoint("/api/v2/webhook-events/summary-by-date", objects.webhook_summary),
+    Endpoint("/api/v2/accounts/ctd/status", objects.tracking_domain_status),
+    Endpoint("/api/v2/emails/unread/count", objects.unread_count),
+    Endpoint("/api/v2/workspace-billing/plan-details", objects.plan_details),
+    Endpoint("/api/v2/workspace-billing/subscription-details", objects.subscription_details),
 )
 
 _EXACT = {(endpoint.method, endpoint.path): endpoint for endpoint in ENDPOINTS if "{" not in endpoint.path}

@@ -508,3 +508,31 @@ def without(field: str) -> Any:
         return {name: value for name, value in item.items() if name != field}
 
     return view
+
+
+# ------------------------------------------------------------------------------------ AI agents, DFY orders
+def agent_activity_shape(schema: dict[str, Any]) -> Shape:
+    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
+        item["ai_sdr_id"] = ctx.refs.pick_key("ai_agents", rng, ctx.created_ms)
+
+    return shape
+
+
+def dfy_order_domain(refs: Any, index: int) -> str:
+    """An ordered domain, one per order (the orders have no id)."""
+    word = vocab.WORDS[mix64(refs.seed, 0xDF70, index) % len(vocab.WORDS)]
+    return f"{word}{index + 1}-outreach.com"
+
+
+def dfy_order_shape(schema: dict[str, Any]) -> Shape:
+    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
+        item["workspace_id"] = ctx.refs.org_id  # the spec's example is no id
+
+    return shape
+
+
+def dfy_account_shape(schema: dict[str, Any]) -> Shape:
+    def shape(item: dict[str, Any], rng: Rng, ctx: Ctx) -> None:
+        item["password"] = token(rng, 16)
+
+    return shape

@@ -78,6 +78,7 @@ class Entity:
       look (``preview_only``); ``hidden_unless``: fields served only with a flag (``include_tags``).
     - ``default_size``, ``span_days``: data volume and time spread; ``legacy_fraction``: share of the
       oldest items with random v4 ids (leads created before 2025-10-15).
+    - ``paginated``: False for a list served whole as one array (``GET /crm-actions/phone-numbers``).
     - ``rate_bucket``: an extra per-minute limit (``RateLimits.<bucket>_per_minute``).
     - ``append_only``: items never change once created (``World.update`` refuses).
     - ``shape(schema) -> shape(item, rng, ctx)``: realism beyond the generic generator, which skips
@@ -101,6 +102,7 @@ class Entity:
     default_size: int = 10
     span_days: int = 180
     legacy_fraction: float = 0.0
+    paginated: bool = True
     rate_bucket: str | None = None
     append_only: bool = False
     owned_fields: frozenset[str] = frozenset()
@@ -120,7 +122,7 @@ class Entity:
 
     @functools.cached_property
     def item_schema(self) -> dict[str, Any]:
-        return spec.list_item_schema(self.path, self.method)
+        return spec.list_item_schema(self.path, self.method, "items" if self.paginated else None)
 
     @functools.cached_property
     def limit_bounds(self) -> tuple[int, int]:
@@ -505,6 +507,51 @@ ENTITIES: dict[str, Entity] = {
             ),
             shape=realism_more.placement_report_shape,
         ),
+        Entity(
+            name="ai_agents",
+            path="/api/v2/ai-agents",
+            sort_param="sort_order",
+            default_size=3,
+            filters=(
+                Filter("search", "contains", fields=("name",)),
+                Filter("status", "eq"),
+                Filter("type", "eq"),
+            ),
+        ),
+        # served per agent by ``endpoints.py`` (``/ai-agents/{id}/activities``), narrowed by ``ai_sdr_id``
+        Entity(
+            name="ai_agent_activities",
+            path="/api/v2/ai-agents/{id}/activities",
+            default_size=12,
+            filters=(Filter("ai_sdr_id", "eq"),),
+            owned_fields=frozenset({"ai_sdr_id"}),
+            shape=realism_more.agent_activity_shape,
+        ),
+        Entity(
+            name="dfy_email_account_orders",
+            path="/api/v2/dfy-email-account-orders",
+            key_field="domain",
+            cursor="timestamp",
+            default_size=3,
+            owned_fields=frozenset({"workspace_id"}),
+            shape=realism_more.dfy_order_shape,
+            key_of=realism_more.dfy_order_domain,
+        ),
+        Entity(
+            name="dfy_email_account_order_accounts",
+            path="/api/v2/dfy-email-account-orders/accounts",
+            default_size=6,
+            hidden_unless=(("password", "with_passwords"),),
+            owned_fields=frozenset({"password"}),
+            shape=realism_more.dfy_account_shape,
+        ),
+        Entity(
+            name="crm_phone_numbers",
+            path="/api/v2/crm-actions/phone-numbers",
+            paginated=False,
+            default_size=3,
+            owned_fields=frozenset({"organization_id"}),
+        ),
     )
 }
 
@@ -545,6 +592,19 @@ DERIVED: dict[str, Derived] = {
 }
 
 WORKSPACE_PATH = "/api/v2/workspaces/current"
+
+ADD_ONS: dict[str, tuple[str, ...]] = {
+    "ai-agents": ("/api/v2/ai-agents", "/api/v2/ai-agents/{id}/activities"),
+    "dfy-email-accounts": ("/api/v2/dfy-email-account-orders", "/api/v2/dfy-email-account-orders/accounts"),
+    "crm": ("/api/v2/crm-actions/phone-numbers",),
+    "inbox-placement": (
+        "/api/v2/inbox-placement-tests",
+        "/api/v2/inbox-placement-analytics",
+        "/api/v2/inbox-placement-reports",
+    ),
+}
+"""The paid add-ons a plan may lack (``World(missing_add_ons=...)``) and the spec paths they cover: a
+workspace without one answers 402 there."""
 
 ROUTES: dict[tuple[str, str], Entity] = {(entity.method, entity.path): entity for entity in ENTITIES.values()}
 

@@ -1,9 +1,9 @@
 """The simulator: keys, request log, faults and rate limits in front of the worlds' data.
 
 Order of checks for every request, as the real stack does it: edge proxy (no ``User-Agent`` -> HTML
-403), routing (404), key (401), paid plan (402), scope (403), injected faults, workspace rate limits
-(429), parameter validation (400), then the answer. Every response has a ``Date`` from the world clock,
-a ``Content-Length`` and (except the edge page) a JSON content type.
+403), routing (404), key (401), paid plan and its add-ons (402), scope (403), injected faults, workspace
+rate limits (429), parameter validation (400), then the answer. Every response has a ``Date`` from the
+world clock, a ``Content-Length`` and (except the edge page) a JSON content type.
 """
 
 import threading
@@ -19,7 +19,7 @@ from .errors import ApiError, error_body, reason
 from .faults import Fault, Faults
 from .limits import Limiter, RateLimits
 from .prefetch import Prefetcher, build_page
-from .registry import ROUTES, Entity, operation_scopes
+from .registry import ADD_ONS, ROUTES, Entity, operation_scopes
 from .transport import HttpServer, Response
 from .validate import body_params, query_params
 from .world import World
@@ -238,7 +238,7 @@ class Simulator:
         if grant is None:
             return _error(401, "Invalid API key"), None
         world = grant.world
-        if not world.plan_active:
+        if not world.plan_active or any(spec_path in ADD_ONS[name] for name in world.missing_add_ons):
             return _error(402, "Workspace does not have an active paid plan"), world
         needed = self._scopes(method, spec_path)
         if needed and not needed & grant.scopes:
@@ -290,6 +290,8 @@ class Simulator:
             params = body_params(path, method, body)
         else:
             params = query_params(path, method, query)
+        if not entity.paginated:
+            return orjson.dumps(world.items(entity.name))
         if fault is not None and fault.kind == "repeat_item":
             return build_page(world, entity.name, params, repeat_item=True)[1]
         built = self._prefetch.take(world, entity.name, params) if self._prefetch else None
@@ -378,13 +380,14 @@ def serve(
     scopes: tuple[str, ...] = ("all:read",),
     churn: dict[str, tuple[int, int]] | None = None,
     messy: bool = False,
+    missing_add_ons: tuple[str, ...] = (),
 ) -> None:
     """Serve a world until Ctrl-C, after printing one line with the base URL and the key. ``churn``: per
     entity, how many items are deleted and changed before serving (`World.churn`); ``messy``: leads as real
-    workspaces hold them (`World(messy=True)`)."""
+    workspaces hold them (`World(messy=True)`); ``missing_add_ons``: paid add-ons the plan lacks (402)."""
     if rate_limits is True:
         rate_limits = RateLimits()
-    world = World(seed=seed, sizes=sizes, messy=messy)
+    world = World(seed=seed, sizes=sizes, messy=messy, missing_add_ons=missing_add_ons)
     for entity, (deleted, changed) in (churn or {}).items():
         world.churn(entity, deleted, changed)
     simulator = Simulator(

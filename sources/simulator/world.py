@@ -20,7 +20,7 @@ from .ids import random_uuid
 from .pages import list_page
 from .rand import Rng, mix64
 from .realism import lead_identity, workspace_object
-from .registry import DERIVED, ENTITIES, workspace_schema
+from .registry import ADD_ONS, DERIVED, ENTITIES, workspace_schema
 from .store import Store
 
 DateLike = str | date | datetime | None
@@ -48,6 +48,9 @@ class World:
     invisible characters in names, 10,000-character strings, payloads with typed keys, four levels of nesting,
     lists, and keys whose type changes from lead to lead), in the shares ``messy.py`` documents. The other
     values are those of the clean world with the same seed.
+
+    ``missing_add_ons`` (names of ``registry.ADD_ONS``, e.g. ``{"ai-agents"}``): paid add-ons the workspace's
+    plan lacks; their endpoints answer 402.
     """
 
     def __init__(
@@ -60,11 +63,17 @@ class World:
         plan_active: bool = True,
         mixed_numbers: bool = True,
         messy: bool = False,
+        missing_add_ons: Iterable[str] = (),
     ) -> None:
         known = set(ENTITIES) | set(DERIVED)
         unknown = set(sizes or {}) - known
         if unknown:
             raise ValueError(f"unknown entities {sorted(unknown)}; known: {sorted(known)}")
+        self.missing_add_ons = frozenset(missing_add_ons)
+        if not self.missing_add_ons <= set(ADD_ONS):
+            raise ValueError(
+                f"unknown add-ons {sorted(self.missing_add_ons - set(ADD_ONS))}; known: {sorted(ADD_ONS)}"
+            )
         self.seed = seed
         self.name = name or f"sim-workspace-{seed}"
         self.plan_active = plan_active
@@ -229,6 +238,22 @@ class World:
             return counts
 
         return self._cached("leads_per_campaign", build)
+
+    def tracking_domains(self) -> frozenset[str]:
+        """The custom tracking domains (``tracking_domain_name``) of the current accounts."""
+
+        def build() -> frozenset[str]:
+            return frozenset(
+                a["tracking_domain_name"] for a in self.items("accounts") if a.get("tracking_domain_name")
+            )
+
+        return self._cached("tracking_domains", build)
+
+    def unread_emails(self) -> int:
+        """How many current emails are unread (``is_unread`` set)."""
+        return self._cached(
+            "unread_emails", lambda: sum(bool(e.get("is_unread")) for e in self.items("emails"))
+        )
 
     def _cached(self, name: str, build: Callable[[], Any]) -> Any:
         """``build()``, remembered until the world changes (``version``)."""

@@ -107,3 +107,23 @@ def test_simulator_as_context_manager_stops_serving():
         url = f"{sim.base_url}/api/v2/campaigns"
     with pytest.raises(httpx.TransportError):
         httpx.get(url, headers=HEADERS, timeout=1)
+
+
+def test_a_workspace_lacking_an_add_on_answers_402_on_its_endpoints_only():
+    world = World(seed=3, sizes={"campaigns": 2}, missing_add_ons={"ai-agents"})
+    with Simulator(world) as sim, httpx.Client(base_url=sim.base_url, headers=HEADERS) as client:
+        agents = client.get("/api/v2/ai-agents")
+        activities = client.get(f"/api/v2/ai-agents/{world.ids('ai_agents')[0]}/activities")
+        campaigns = client.get("/api/v2/campaigns")
+    assert agents.status_code == activities.status_code == 402
+    assert agents.json() == {
+        "statusCode": 402,
+        "error": "Payment Required",
+        "message": "Workspace does not have an active paid plan",
+    }
+    assert campaigns.status_code == 200
+
+
+def test_an_unknown_add_on_is_refused():
+    with pytest.raises(ValueError, match="unknown add-ons"):
+        World(missing_add_ons={"teleportation"})

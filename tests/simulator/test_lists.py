@@ -16,6 +16,8 @@ PLAIN = {
     for name, entity in ENTITIES.items()
     if name not in ("campaigns", "accounts", "leads", "emails", "audit_logs")
     and not spec.query_parameter(entity.path, "GET", "test_id")
+    and "{" not in entity.path  # served per parent: ai_agent_activities
+    and entity.paginated
 }
 PER_TEST = {
     "inbox_placement_analytics": "/api/v2/inbox-placement-analytics",
@@ -52,6 +54,9 @@ def test_the_plain_lists_are_the_warehouse_tables():
         "api_keys",
         "background_jobs",
         "inbox_placement_tests",
+        "ai_agents",
+        "dfy_email_account_orders",
+        "dfy_email_account_order_accounts",
     }
 
 
@@ -268,3 +273,16 @@ def test_sizes_name_every_table_and_small_defaults_fill_the_rest():
         assert 1 <= len(world.ids(entity)) <= 10, entity
     assert all(5 <= len(world.items(entity)) <= 80 for entity in PER_TEST)
     assert World(seed=3, sizes=dict.fromkeys(PLAIN, 0)).items("webhook_events") == []
+
+
+def test_an_unpaginated_list_is_served_whole_as_one_array(client, world):
+    served = client.get("/api/v2/crm-actions/phone-numbers").json()
+    assert served == world.items("crm_phone_numbers")
+    assert len(served) == ENTITIES["crm_phone_numbers"].default_size
+
+
+def test_an_ai_agents_activities_are_served_per_agent(client, world):
+    agent = world.items("ai_agent_activities")[0]["ai_sdr_id"]
+    items = items_of(walk(client, f"/api/v2/ai-agents/{agent}/activities", limit=2))
+    assert items == [a for a in world.items("ai_agent_activities") if a["ai_sdr_id"] == agent]
+    assert client.get("/api/v2/ai-agents/unknown/activities").status_code == 404
