@@ -40,7 +40,7 @@ from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
-from .lock import dataset_lock, dataset_lock_paths, exclusive
+from .lock import dataset_lock, dataset_lock_paths, exclusive, turn
 from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
@@ -100,7 +100,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
     # Lock before dlt opens the working folder: creating a Pipeline object already writes its state file.
     with exclusive(lock_paths, options.wait_for_lock):
         pipeline = make_pipeline(options.target, pipelines_dir)
-        check_destination(pipeline, options.target)
+        with turn(options.target):
+            check_destination(pipeline, options.target)
         result = SyncResult(pipeline=pipeline, progress=progress)
         with (
             nullcontext() if options.dataset_locked else dataset_lock(options.target, options.wait_for_lock),
@@ -132,13 +133,14 @@ def _run_slices(
 ) -> None:
     progress = result.progress
     _finish_pending(pipeline, options.target, result)
-    _warn_if_dlt_will_discard_state(pipeline)
-    pipeline.sync_destination()
-    _fold_split_numbers(pipeline, options.target)
-    result.states_before = copy.deepcopy(resource_states(pipeline))
     refresh = "drop_resources" if options.full_refresh else None
-    if refresh:
-        models.drop_views(pipeline)
+    with turn(options.target):  # what dlt and we read and alter at the destination before extracting
+        _warn_if_dlt_will_discard_state(pipeline)
+        pipeline.sync_destination()
+        _fold_split_numbers(pipeline)
+        if refresh:
+            models.drop_views(pipeline)
+    result.states_before = copy.deepcopy(resource_states(pipeline))
     selected = list(names)
     while names:
         # extract and normalize run beside other workspaces' syncs; loads into one dataset take turns
@@ -161,7 +163,7 @@ def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, sel
     `_deleted_at` column the models filter on, synced in this run or not. Alterations take turns with
     loads."""
     walks = complete_walks(progress, selected)
-    with _load_lock(target):
+    with turn(target):
         for swept in deletions.sweep(pipeline, walks, MARKED_TABLES):
             stats = progress.of(swept.table)
             stats.deleted += swept.found_gone
@@ -212,14 +214,13 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
         _load(pipeline, target, normalized, result, resumed=True)
 
 
-def _fold_split_numbers(pipeline: Pipeline, target: Target) -> None:
+def _fold_split_numbers(pipeline: Pipeline) -> None:
     """Columns where older syncs kept a spec number as an integer, and its fractions in a `__v_double`
     variant, become one double column before anything is extracted (`destinations.split_numbers`): dlt would
-    write the doubles the source now declares into the integer column. Alterations take turns with loads."""
+    write the doubles the source now declares into the integer column. The caller holds the dataset's turn."""
     if not pipeline.default_schema_name:
         return  # this pipeline never loaded anything
-    with _load_lock(target):
-        folded = split_numbers.fold_split_numbers(pipeline, number_columns(pipeline.default_schema.naming))
+    folded = split_numbers.fold_split_numbers(pipeline, number_columns(pipeline.default_schema.naming))
     if folded:
         logger.warning(
             "instantly-sync: %d number column(s) of earlier syncs are double now, their fractions folded in "
@@ -273,8 +274,6 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 _LIBC = _glibc()
-_load_locks: dict[str, threading.Lock] = {}
-_load_locks_guard = threading.Lock()
 
 
 def _load(
@@ -284,10 +283,10 @@ def _load(
     result: SyncResult,
     resumed: bool = False,
 ) -> None:
-    """Load what was normalized, one load at a time per DuckDB file or Postgres dataset in this process:
-    two workspaces' loads would otherwise alter the same tables in concurrent transactions."""
+    """Load what was normalized, in the dataset's turn (`pipelines.lock.turn`): two workspaces' loads would
+    otherwise alter the same tables in concurrent transactions, or open one DuckDB file from two processes."""
     release_freed_memory()
-    with _load_lock(target):
+    with turn(target):
         if resumed:
             restart_unfinished_loads(pipeline)
         info = _load_within_memory(pipeline, target)
@@ -299,12 +298,6 @@ def _load(
     for table, count in (normalized.row_counts if normalized else {}).items():
         if not table.startswith("_dlt"):
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
-
-
-def _load_lock(target: Target) -> threading.Lock:
-    """The lock of the target's DuckDB file or Postgres dataset, held while this process alters its tables."""
-    with _load_locks_guard:
-        return _load_locks.setdefault(target.lock_name, threading.Lock())
 
 
 def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:
