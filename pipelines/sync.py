@@ -75,6 +75,11 @@ class SyncResult:
     states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
     states_after: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A worker process sends its result back without the pipeline, which the command opens itself
+        (`make_pipeline`), and without dlt's load infos, which hold it."""
+        return {**self.__dict__, "pipeline": None, "load_infos": []}
+
 
 def make_pipeline(target: Target, pipelines_dir: str | None = None) -> Pipeline:
     return dlt.pipeline(
