@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions clean vendor-uplot
+.PHONY: install demo dashboard test lint bench bench-rate bench-memory bench-deletions bench-workspaces clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-memory: install
 
 bench-deletions: install
 	$(BIN)/python -m bench.deletions --leads 1000000
+
+bench-workspaces: install
+	$(BIN)/python -m bench.workspaces --workspaces 20 --leads 20000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo
