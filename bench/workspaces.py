@@ -9,8 +9,8 @@ process, syncing `leads` of every workspace into one DuckDB file:
 2. **processes**: this code with `--jobs 2`: two worker processes, one workspace at a time each;
 3. **one workspace**: this code, a single workspace with as many leads as all of them together.
 
-Prints wall time, rows/s, and peak RSS of the command and of its largest worker (`RUSAGE_CHILDREN`: the
-largest process it waited for), and the ratio threads / processes.
+Prints wall time, rows/s, and peak RSS of the command and of its largest child (`RUSAGE_CHILDREN`: the
+largest process it waited for; with `--jobs 2`, a worker), and the ratio threads / processes.
 
     .venv/bin/python -m bench.workspaces --workspaces 20 --leads 20000
 """
@@ -57,24 +57,22 @@ def _child(urls_file: str, workdir: str) -> None:
     if failed:
         raise SystemExit(f"workspaces failed: {', '.join(failed)}")
     rows = sum(run.result.rows_loaded.get("leads", 0) for run in report.workspaces)
-    worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(
-        json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "worker_mb": worker_rss})
-    )
+    child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "child_mb": child_rss}))
 
 
-def _contender(name: str, urls: list[str], root: Path, env: dict[str, str]) -> dict:
+def _contender(name: str, urls: list[str], root: Path, code: Path, env: dict[str, str] | None = None) -> dict:
+    """One contender's command in a fresh process running the packages in `code`, with `env` added."""
     workdir = root / name.replace(" ", "_")
     workdir.mkdir()
     urls_file = workdir / "urls.json"
     urls_file.write_text(json.dumps(urls))
-    code = env.pop("code")
     return run_child(
         "bench.workspaces",
         "--child",
         str(urls_file),
         str(workdir),
-        env={**env, "PYTHONPATH": str(ROOT)},
+        env={**(env or {}), "PYTHONPATH": str(ROOT)},
         cwd=code,
     )
 
@@ -92,10 +90,10 @@ def _export_threads_code(into: Path) -> Path:
 
 def _print(name: str, figures: dict) -> None:
     rate = figures["rows"] / figures["seconds"]
-    worker = f"{figures['worker_mb']:>6.0f} MB" if figures["worker_mb"] > 1 else "     - "
+    child = f"{figures['child_mb']:>6.0f} MB" if figures["child_mb"] > 1 else "     - "
     print(
         f"{name:<26} rows={figures['rows']:>8,} {rate:>8,.0f} rows/s wall={figures['seconds']:>7.1f}s "
-        f"peak RSS command={figures['peak_rss_mb']:>5.0f} MB largest worker={worker}",
+        f"peak RSS command={figures['peak_rss_mb']:>5.0f} MB largest child={child}",
         flush=True,
     )
 
@@ -123,16 +121,16 @@ def main() -> None:
                 for i in range(args.workspaces)
             ]
             contenders = {
-                "threads (before)": {"code": threads_code},
-                f"processes (--jobs {JOBS})": {"code": ROOT, "SOURCES__INSTANTLY__JOBS": str(JOBS)},
+                "threads (before)": (threads_code, {}),
+                f"processes (--jobs {JOBS})": (ROOT, {"SOURCES__INSTANTLY__JOBS": str(JOBS)}),
             }
-            for name, env in contenders.items():
-                results[name] = _contender(name, urls, root, env)
+            for name, (code, env) in contenders.items():
+                results[name] = _contender(name, urls, root, code, env)
                 _print(name, results[name])
         total = args.workspaces * args.leads
         with simulator_process({**SIZES, "leads": total}, seed=99) as url:
             name = f"1 workspace x {total:,}"
-            results[name] = _contender(name, [url], root, {"code": ROOT})
+            results[name] = _contender(name, [url], root, ROOT)
             _print(name, results[name])
     threads, processes = results["threads (before)"], results[f"processes (--jobs {JOBS})"]
     print(
