@@ -243,7 +243,7 @@ _gc_thresholds_before: tuple[int, int, int] | None = None
 @contextmanager
 def fewer_garbage_collections() -> Iterator[None]:
     """Python's cyclic garbage collector at `settings.SYNC_GC_THRESHOLDS` while any sync of this process
-    runs (several workspaces sync in threads), and as it was once the last one ends."""
+    runs (a caller may run syncs in threads), and as it was once the last one ends."""
     global _gc_users, _gc_thresholds_before
     with _gc_guard:
         if _gc_users == 0:
