@@ -177,6 +177,17 @@ def test_the_api_keys_never_reach_a_workers_command_line_or_the_output(simulator
         assert key not in sync.stdout + sync.stderr
 
 
+def test_each_worker_prints_the_progress_of_its_workspace_under_its_name(simulators, tmp_path):
+    two = {name: simulators[name] for name in ("acme", "beta")}
+    for sim in two.values():
+        sim.faults.add(Fault(kind="slow", delay=0.05))
+    args = target_args(tmp_path, Target(), "--jobs", "2", "--progress-interval", "0.2")
+    done = run_cli(*args, env=cli_env(two), cwd=tmp_path)
+    assert done.returncode == ExitCode.OK, done.stderr
+    for name in two:
+        assert f"{name}: progress: " in done.stderr
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
 @pytest.mark.parametrize("where", ["flag", "config"])
 def test_a_bad_jobs_value_is_a_configuration_error_naming_the_setting(simulators, tmp_path, value, where):
