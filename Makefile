@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 
 .PHONY: install airflow demo dashboard test lint bench bench-rate bench-memory bench-deletions bench-postgres bench-webhooks \
-	clean vendor-uplot
+	bench-workspaces clean vendor-uplot
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-postgres: install
 # 500 pushed webhook events/s for 60 s into `webhooks serve`, then the same with a SIGKILL halfway
 bench-webhooks: install
 	$(BIN)/python -m bench.webhooks --rate 500 --seconds 60
+
+bench-workspaces: install
+	$(BIN)/python -m bench.workspaces --workspaces 20 --leads 20000
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .ruff_cache *.egg-info instantly_demo.duckdb .instantly_demo

@@ -29,13 +29,15 @@ def simulator_process(
     time_scale: float | None = None,
     churn: dict[str, tuple[int, int]] | None = None,
     messy: bool = False,
+    seed: int = 1,
 ) -> Iterator[str]:
     """Serve a simulated workspace from its own process; yields its base URL.
 
     `time_scale` None turns the simulator's rate limits off; a number turns the API's real limits on,
     with windows shortened by that factor (60: an API minute per real second). `churn`: per entity, how many
     items are deleted and changed before it serves (the same seed otherwise serves the same workspace).
-    `messy`: leads as real workspaces hold them (`python -m sources.simulator --messy`).
+    `messy`: leads as real workspaces hold them (`python -m sources.simulator --messy`). `seed`: another
+    seed serves another workspace (its own id and items).
     """
     port = free_port()
     limits = ["--rate-limits", "off"] if time_scale is None else ["--time-scale", str(time_scale)]
@@ -51,6 +53,8 @@ def simulator_process(
             str(port),
             "--api-key",
             API_KEY,
+            "--seed",
+            str(seed),
             *limits,
             *counts,
         ],
@@ -65,14 +69,16 @@ def simulator_process(
         simulator.wait()
 
 
-def run_child(module: str, *args: str, env: dict[str, str] | None = None) -> dict:
-    """Run `python -m module ...` in a fresh process (`env` added to this one's environment); return the JSON
-    its last line prints.
+def run_child(module: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> dict:
+    """Run `python -m module ...` in a fresh process (`env` added to this one's environment, in `cwd`, which
+    comes first on its path); return the JSON its last line prints.
 
     The child's stderr passes through, so its errors (and any tracing) show as they happen.
     """
     env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **(env or {})}
-    done = subprocess.run([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
     if done.returncode != 0:
         raise SystemExit(f"{module} {' '.join(args)} failed (exit {done.returncode}); its stderr is above")
     return json.loads(done.stdout.strip().splitlines()[-1])

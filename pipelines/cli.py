@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--progress-interval", type=float, default=10.0, help="seconds between progress lines")
     run.add_argument("--json", action="store_true", help="print the run report as JSON")
     _add_workspace_flags(run)
+    run.add_argument(
+        "--jobs",
+        metavar="N",
+        help="workspaces synced at once, each in a worker process (default: config jobs, else the core "
+        "count); 1: one after another in this process",
+    )
     run.set_defaults(handler=cmd_run)
 
     check = commands.add_parser("check", help="exit 6 when a resource's last successful sync is too old")
@@ -156,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         source_args={name: value for name, value in source_args.items() if value},
     )
     workspaces = configured_workspaces(_names(args.workspaces))
-    run_report = run_workspaces(options, workspaces, args.separate_datasets)
+    run_report = run_workspaces(options, workspaces, args.separate_datasets, args.jobs)
     print(report.as_json(run_report) if args.json else report.summary(run_report))
     for line in run_report.models:
         print(line, file=sys.stderr if args.json else sys.stdout)

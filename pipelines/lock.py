@@ -1,4 +1,5 @@
-"""Locks so two syncs never write the same pipeline state, DuckDB file or Postgres dataset at once.
+"""Locks so two syncs never write the same pipeline state, DuckDB file or Postgres dataset at once, and the
+turns the workspaces of one command take in a dataset they share.
 
 `flock` locks belong to the open file, and Postgres advisory locks to the session: the OS or the server
 releases them when the process ends, however it ends (a SIGKILLed run leaves no stale lock behind).
@@ -67,11 +68,8 @@ def dataset_lock(target: Target, wait: bool) -> Iterator[None]:
     if target.destination != "postgres":
         yield
         return
-    digest = hashlib.sha256(f"instantly-sync:{target.dataset}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    with opening(target):
-        connection = psycopg2.connect(target.postgres_dsn())
-    connection.autocommit = True
+    key = _advisory_key(f"instantly-sync:{target.dataset}")
+    connection = _lock_connection(target)
     try:
         with connection.cursor() as cursor:
             cursor.execute("select pg_try_advisory_lock(%s)", (key,))
@@ -89,3 +87,39 @@ def dataset_lock(target: Target, wait: bool) -> Iterator[None]:
         yield
     finally:
         connection.close()
+
+
+@contextmanager
+def turn(target: Target) -> Iterator[None]:
+    """The dataset's turn, held by one sync at a time, in whichever process or thread it runs, while it
+    opens the DuckDB file (one process at a time can) or alters the Postgres dataset's tables (two loads would
+    alter the same tables in concurrent transactions). Whoever holds it closes its connections before leaving.
+
+    DuckDB: a `flock` on a file beside the database; every turn opens the file anew, and flocks of two open
+    files conflict even within one process. Postgres: an advisory lock on a key of its own (the dataset's
+    run-long lock is another), so syncs on other machines take turns too."""
+    if target.destination == "duckdb":
+        with Path(f"{target.lock_name}.turn").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        return
+    connection = _lock_connection(target)
+    try:
+        with connection.cursor() as cursor:
+            key = _advisory_key(f"instantly-sync-turn:{target.dataset}")
+            cursor.execute("select pg_advisory_lock(%s)", (key,))
+        yield
+    finally:
+        connection.close()
+
+
+def _advisory_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _lock_connection(target: Target) -> "psycopg2.extensions.connection":
+    """A connection of its own to the Postgres dataset's database, for locks that last as long as it."""
+    with opening(target):
+        connection = psycopg2.connect(target.postgres_dsn())
+    connection.autocommit = True
+    return connection

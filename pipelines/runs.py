@@ -2,15 +2,15 @@
 of the run written to the `sync_runs` table of each dataset it touched.
 
 Each workspace syncs through its own dlt pipeline (its own state and cursors) with its own rate limiter (the
-API's limits are per workspace). They share the dataset's locks, taken once for the whole command, and take
-turns only to load (see `pipelines.sync._load`).
+API's limits are per workspace), in a worker process of its own (`pipelines.jobs`; `--jobs` at once), or with
+`--jobs 1` one after another in the command's process. They share the dataset's locks, taken once for the
+whole command, and take turns only where they touch the dataset (`pipelines.lock.turn`).
 """
 
 import inspect
 import json
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,16 +20,18 @@ from dlt.common.pipeline import get_dlt_pipelines_dir
 
 from destinations import Target, models
 from sources.instantly import configured_rate_limits, current_workspace_id, settings
-from sources.instantly.errors import ConfigError, InstantlyError, ResourcesFailed
+from sources.instantly.errors import InstantlyError, ResourcesFailed
 from sources.instantly.progress import RunProgress
 
+from .jobs import WorkerDied, configured_jobs, run_in_workers
 from .lock import datasets_locked
-from .messages import ExitCode, describe_error
+from .messages import ExitCode, describe_error, quiet_dlt_pool_shutdown
 from .resume import restart_unfinished_loads
 from .sync import (
     SyncOptions,
     SyncResult,
     check_configuration,
+    make_pipeline,
     remove_orphan_extracts,
     run_sync,
     selected_resources,
@@ -95,6 +97,18 @@ class WorkspaceRun:
         return ExitCode.PARTIAL if self.progress.skipped() else ExitCode.OK
 
 
+class WorkspaceFailed(InstantlyError):
+    """A workspace's error as a worker process saw it, brought back to the command as its one line and exit
+    code (the error itself may not pickle, and pickling drops the chain `describe_error` reads)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:
+        return WorkspaceFailed, (str(self), self.exit_code)
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -113,10 +127,13 @@ class RunReport:
 
 
 def run_workspaces(
-    options: SyncOptions, workspaces: list[Workspace], separate_datasets: bool = False
+    options: SyncOptions,
+    workspaces: list[Workspace],
+    separate_datasets: bool = False,
+    jobs: str | int | None = None,
 ) -> RunReport:
-    """Sync every workspace in parallel (configuration checked first), record the run in `sync_runs`, and
-    rebuild the analytics models of each dataset that received data.
+    """Sync every workspace, `jobs` at once (`pipelines.jobs.configured_jobs`; configuration checked first),
+    record the run in `sync_runs`, and rebuild the analytics models of each dataset that received data.
 
     A workspace that fails (a wrong key, an API fault that does not clear) is reported and recorded; the
     others go on. Errors that concern the whole command (bad flags, the destination unreachable, another
@@ -125,17 +142,17 @@ def run_workspaces(
     options.target.validate()
     resources = list(selected_resources(options.resources))
     runs = [WorkspaceRun(w, workspace_target(options.target, w, separate_datasets)) for w in workspaces]
+    jobs = configured_jobs(jobs, len(runs))
     for run in runs:  # a configuration error fails the command before anything moves (exit 2)
         check_configuration(replace(options, source_args=_source_args(run.workspace, options)))
     datasets = list({run.dataset: None for run in runs})
-    report = RunReport(run_id=str(uuid.uuid4()), resources=resources, workspaces=runs)
     with datasets_locked(datasets, options.wait_for_lock):
-        if len(runs) == 1:
-            _sync_workspace(runs[0], options, label="")
+        if jobs == 1:
+            for run in runs:
+                _sync_workspace(run, options, label=run.workspace.label if len(runs) > 1 else "")
         else:
-            with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="workspace") as pool:
-                for done in [pool.submit(_sync_workspace, run, options, run.workspace.label) for run in runs]:
-                    done.result()
+            runs = _sync_in_workers(runs, options, jobs)
+        report = RunReport(run_id=str(uuid.uuid4()), resources=resources, workspaces=runs)
         for dataset in datasets:
             in_dataset = [run for run in runs if run.dataset == dataset]
             _record(dataset, in_dataset, report, options)
@@ -165,8 +182,39 @@ def _source_args(workspace: Workspace, options: SyncOptions) -> dict[str, Any]:
     return source_args
 
 
+def _sync_in_workers(runs: list[WorkspaceRun], options: SyncOptions, jobs: int) -> list[WorkspaceRun]:
+    """Each workspace synced in a worker process (`pipelines.jobs`), as they come back; a workspace whose
+    worker died fails with that, and the pipeline of each that synced is opened here for the models."""
+    outcomes = run_in_workers(_sync_in_worker, [(run, options) for run in runs], jobs)
+    done = []
+    for run, outcome in zip(runs, outcomes, strict=True):
+        if isinstance(outcome, WorkerDied):
+            run.error = WorkspaceFailed(
+                f"the worker process syncing it died ({outcome.reason}); the next run resumes it from its "
+                "last checkpoint",
+                ExitCode.FAILED,
+            )
+            run.finished_at = datetime.now(UTC)
+            outcome = run
+        elif outcome.result is not None:
+            outcome.result.pipeline = make_pipeline(outcome.target, options.pipelines_dir)
+        done.append(outcome)
+    return done
+
+
+def _sync_in_worker(task: tuple[WorkspaceRun, SyncOptions]) -> WorkspaceRun:
+    """A worker process's part: sync one workspace and send its run back, its error as a `WorkspaceFailed`."""
+    run, options = task
+    quiet_dlt_pool_shutdown()
+    _sync_workspace(run, options, run.workspace.label)
+    if run.error is not None:
+        run.error = WorkspaceFailed(describe_error(run.error), run.exit_code)
+    return run
+
+
 def _sync_workspace(run: WorkspaceRun, options: SyncOptions, label: str) -> None:
     workspace = run.workspace
+    run.started_at = datetime.now(UTC)
     try:
         source_args = _source_args(workspace, options)
         if workspace.name is not None:
@@ -203,7 +251,7 @@ def _record(target: Target, runs: list[WorkspaceRun], report: RunReport, options
     touches the sync's state or schema. Failed runs are recorded too; when even that fails (the destination
     is the problem), the workspaces' own errors are what the user needs to see, and the recording error
     only when every workspace succeeded."""
-    recorded = [run for run in runs if not isinstance(run.error, ConfigError)]  # those never started
+    recorded = [run for run in runs if run.exit_code != ExitCode.CONFIG]  # those never started
     if not recorded:
         return
     try:

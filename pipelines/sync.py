@@ -40,7 +40,7 @@ from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
-from .lock import dataset_lock, dataset_lock_paths, exclusive
+from .lock import dataset_lock, dataset_lock_paths, exclusive, turn
 from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
@@ -75,6 +75,11 @@ class SyncResult:
     states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
     states_after: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A worker process sends its result back without the pipeline, which the command opens itself
+        (`make_pipeline`), and without dlt's load infos, which hold it."""
+        return {**self.__dict__, "pipeline": None, "load_infos": []}
+
 
 def make_pipeline(target: Target, pipelines_dir: str | None = None) -> Pipeline:
     return dlt.pipeline(
@@ -100,7 +105,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
     # Lock before dlt opens the working folder: creating a Pipeline object already writes its state file.
     with exclusive(lock_paths, options.wait_for_lock):
         pipeline = make_pipeline(options.target, pipelines_dir)
-        check_destination(pipeline, options.target)
+        with turn(options.target):
+            check_destination(pipeline, options.target)
         result = SyncResult(pipeline=pipeline, progress=progress)
         with (
             nullcontext() if options.dataset_locked else dataset_lock(options.target, options.wait_for_lock),
@@ -132,13 +138,14 @@ def _run_slices(
 ) -> None:
     progress = result.progress
     _finish_pending(pipeline, options.target, result)
-    _warn_if_dlt_will_discard_state(pipeline)
-    pipeline.sync_destination()
-    _fold_split_numbers(pipeline, options.target)
-    result.states_before = copy.deepcopy(resource_states(pipeline))
     refresh = "drop_resources" if options.full_refresh else None
-    if refresh:
-        models.drop_views(pipeline)
+    with turn(options.target):  # what dlt and we read and alter at the destination before extracting
+        _warn_if_dlt_will_discard_state(pipeline)
+        pipeline.sync_destination()
+        _fold_split_numbers(pipeline)
+        if refresh:
+            models.drop_views(pipeline)
+    result.states_before = copy.deepcopy(resource_states(pipeline))
     selected = list(names)
     while names:
         # extract and normalize run beside other workspaces' syncs; loads into one dataset take turns
@@ -161,7 +168,7 @@ def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, sel
     `_deleted_at` column the models filter on, synced in this run or not. Alterations take turns with
     loads."""
     walks = complete_walks(progress, selected)
-    with _load_lock(target):
+    with turn(target):
         for swept in deletions.sweep(pipeline, walks, MARKED_TABLES):
             stats = progress.of(swept.table)
             stats.deleted += swept.found_gone
@@ -212,14 +219,13 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
         _load(pipeline, target, normalized, result, resumed=True)
 
 
-def _fold_split_numbers(pipeline: Pipeline, target: Target) -> None:
+def _fold_split_numbers(pipeline: Pipeline) -> None:
     """Columns where older syncs kept a spec number as an integer, and its fractions in a `__v_double`
     variant, become one double column before anything is extracted (`destinations.split_numbers`): dlt would
-    write the doubles the source now declares into the integer column. Alterations take turns with loads."""
+    write the doubles the source now declares into the integer column. The caller holds the dataset's turn."""
     if not pipeline.default_schema_name:
         return  # this pipeline never loaded anything
-    with _load_lock(target):
-        folded = split_numbers.fold_split_numbers(pipeline, number_columns(pipeline.default_schema.naming))
+    folded = split_numbers.fold_split_numbers(pipeline, number_columns(pipeline.default_schema.naming))
     if folded:
         logger.warning(
             "instantly-sync: %d number column(s) of earlier syncs are double now, their fractions folded in "
@@ -237,7 +243,7 @@ _gc_thresholds_before: tuple[int, int, int] | None = None
 @contextmanager
 def fewer_garbage_collections() -> Iterator[None]:
     """Python's cyclic garbage collector at `settings.SYNC_GC_THRESHOLDS` while any sync of this process
-    runs (several workspaces sync in threads), and as it was once the last one ends."""
+    runs (a caller may run syncs in threads), and as it was once the last one ends."""
     global _gc_users, _gc_thresholds_before
     with _gc_guard:
         if _gc_users == 0:
@@ -273,8 +279,6 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 _LIBC = _glibc()
-_load_locks: dict[str, threading.Lock] = {}
-_load_locks_guard = threading.Lock()
 
 
 def _load(
@@ -284,10 +288,10 @@ def _load(
     result: SyncResult,
     resumed: bool = False,
 ) -> None:
-    """Load what was normalized, one load at a time per DuckDB file or Postgres dataset in this process:
-    two workspaces' loads would otherwise alter the same tables in concurrent transactions."""
+    """Load what was normalized, in the dataset's turn (`pipelines.lock.turn`): two workspaces' loads would
+    otherwise alter the same tables in concurrent transactions, or open one DuckDB file from two processes."""
     release_freed_memory()
-    with _load_lock(target):
+    with turn(target):
         if resumed:
             restart_unfinished_loads(pipeline)
         info = _load_within_memory(pipeline, target)
@@ -299,12 +303,6 @@ def _load(
     for table, count in (normalized.row_counts if normalized else {}).items():
         if not table.startswith("_dlt"):
             result.rows_loaded[table] = result.rows_loaded.get(table, 0) + count
-
-
-def _load_lock(target: Target) -> threading.Lock:
-    """The lock of the target's DuckDB file or Postgres dataset, held while this process alters its tables."""
-    with _load_locks_guard:
-        return _load_locks.setdefault(target.lock_name, threading.Lock())
 
 
 def _load_within_memory(pipeline: Pipeline, target: Target) -> LoadInfo:

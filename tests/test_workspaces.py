@@ -44,7 +44,10 @@ def configure(monkeypatch: pytest.MonkeyPatch, simulators: dict[str, Simulator],
     monkeypatch.setenv("SOURCES__INSTANTLY__WORKSPACES", json.dumps(mapping))
 
 
-def sync_all(target: Target, tmp_path: Path, separate_datasets: bool = False, **source_args):
+def sync_all(
+    target: Target, tmp_path: Path, separate_datasets: bool = False, jobs: int | None = None, **source_args
+):
+    """Every configured workspace, `jobs` at once (default: as many as there are cores)."""
     options = SyncOptions(
         target=target,
         resources=RESOURCES,
@@ -52,7 +55,7 @@ def sync_all(target: Target, tmp_path: Path, separate_datasets: bool = False, **
         progress_interval=0,
         source_args={**FAST_RETRIES, **source_args},
     )
-    return run_workspaces(options, configured_workspaces(), separate_datasets)
+    return run_workspaces(options, configured_workspaces(), separate_datasets, jobs)
 
 
 def duckdb_target(tmp_path: Path) -> Target:
@@ -132,7 +135,7 @@ def test_a_workspace_with_a_bad_key_fails_alone_and_the_report_names_it(
 
 def test_each_workspace_is_paced_by_its_own_limiter_and_all_run_at_once(monkeypatch, tmp_path):
     """With 5 requests/s allowed, each workspace stays within 5/s, and together they exceed it: the limits
-    are per workspace, and the workspaces sync in parallel."""
+    are per workspace, and the workspaces sync in parallel (three worker processes, more than the cores)."""
     sizes = {**SIZES, "leads": 1500}
     with ExitStack() as stack:
         simulators = {
@@ -144,7 +147,7 @@ def test_each_workspace_is_paced_by_its_own_limiter_and_all_run_at_once(monkeypa
             for name, seed in (("acme", 41), ("beta", 42), ("gamma", 43))
         }
         configure(monkeypatch, simulators)
-        report = sync_all(duckdb_target(tmp_path), tmp_path, max_requests_per_second=5)
+        report = sync_all(duckdb_target(tmp_path), tmp_path, jobs=3, max_requests_per_second=5)
         times = {name: [r.time for r in sim.requests] for name, sim in simulators.items()}
         statuses = [r.status for sim in simulators.values() for r in sim.requests]
     assert report.exit_code == 0

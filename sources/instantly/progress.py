@@ -4,7 +4,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 
@@ -58,6 +58,16 @@ class RunProgress:
 
     resources: dict[str, ResourceStats] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process sends back (`pipelines.jobs`): the counters and messages, without the lock,
+        the keys a walk met or the errors themselves (their messages are in `failed`)."""
+        with self._lock:
+            return {name: replace(stats, seen=None, failure=None) for name, stats in self.resources.items()}
+
+    def __setstate__(self, resources: dict[str, ResourceStats]) -> None:
+        self.resources = resources
+        self._lock = threading.Lock()
 
     def of(self, resource: str) -> ResourceStats:
         with self._lock:
