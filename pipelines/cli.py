@@ -22,7 +22,7 @@ from .lock import datasets_locked
 from .messages import ExitCode, describe_error, exit_code, quiet_dlt_pool_shutdown
 from .reset import reset
 from .runs import run_workspaces, workspace_target
-from .sync import SyncOptions, _lock_paths, make_pipeline, selected_resources
+from .sync import SyncOptions, make_pipeline, pipeline_lock_path, selected_resources
 from .webhooks.config import webhook_settings
 from .webhooks.register import DEFAULT_EVENT_TYPE
 from .workspaces import SINGLE, configured_workspaces
@@ -189,7 +189,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     names = list(selected_resources(args.resources))
     targets = [target for _, target in _workspace_targets(args)]
     pipelines_dir = args.pipelines_dir or dlt.common.pipeline.get_dlt_pipelines_dir()
-    pipeline_locks = [path for target in targets for path in _lock_paths(pipelines_dir, target, False)]
+    pipeline_locks = [pipeline_lock_path(pipelines_dir, target) for target in targets]
     with datasets_locked(targets, args.wait, also=pipeline_locks):
         for line in reset(targets, names, pipelines_dir):
             print(line)

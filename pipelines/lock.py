@@ -9,8 +9,9 @@ import fcntl
 import hashlib
 import logging
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -29,18 +30,25 @@ def exclusive(lock_paths: list[Path], wait: bool) -> Iterator[None]:
     """Hold every lock in `lock_paths` (always in sorted order, so two runs cannot deadlock)."""
     with ExitStack() as stack:
         for path in sorted(set(lock_paths)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = stack.enter_context(path.open("a"))
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    raise AlreadyRunning(
-                        f"another sync is running on the same destination (lock held: {path}); "
-                        "wait for it to finish or pass --wait"
-                    ) from None
-                logger.warning("instantly-sync: another sync holds %s; waiting for it to finish", path)
-                fcntl.flock(handle, fcntl.LOCK_EX)
+            stack.enter_context(_file_lock(path, wait, shared=False))
+        yield
+
+
+@contextmanager
+def _file_lock(path: Path, wait: bool, shared: bool) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise AlreadyRunning(
+                    f"another sync is running on the same destination (lock held: {path}); "
+                    "wait for it to finish or pass --wait"
+                ) from None
+            logger.warning("instantly-sync: another sync holds %s; waiting for it to finish", path)
+            fcntl.flock(handle, mode)
         yield
 
 
@@ -50,43 +58,77 @@ def dataset_lock_paths(target: Target) -> list[Path]:
 
 
 @contextmanager
-def datasets_locked(targets: list[Target], wait: bool, also: list[Path] = ()) -> Iterator[None]:
-    """Hold the locks of every target's dataset (file and advisory locks, each once) and the files `also`:
-    one command writing several workspaces' pipelines into the same datasets."""
-    files = [*also, *(path for target in targets for path in dataset_lock_paths(target))]
-    with exclusive(files, wait), ExitStack() as held:
-        for target in {target.lock_name: target for target in targets}.values():
-            held.enter_context(dataset_lock(target, wait))
-        yield
+def datasets_locked(
+    targets: list[Target],
+    wait: bool,
+    also: list[Path] = (),
+    shared: bool = False,
+    pipelines: list[Target] = (),
+) -> Iterator[None]:
+    """Hold the locks of every target's dataset (file and advisory locks, each once), the files `also`, and
+    alone the lock of each of the `pipelines` in its dataset.
 
+    `shared`: what syncs hold. Syncs of different workspaces (pipelines) share a dataset, each holding its
+    own pipeline's lock, and take turns where they touch the dataset (`turn`): commands, machines and Airflow
+    tasks sync workspaces of one dataset side by side. Otherwise (reset, a full refresh: they drop tables
+    every workspace writes) the dataset is held alone. A command's advisory locks share one connection per
+    database, however many workspaces it syncs."""
+    with ExitStack() as held:
+        held.enter_context(exclusive(list(also), wait))
+        connections: dict[str, Any] = {}
 
-@contextmanager
-def dataset_lock(target: Target, wait: bool) -> Iterator[None]:
-    """Postgres: hold an advisory lock on the dataset for the run, on a connection of its own, so runs from
-    other machines or other pipelines folders cannot write the same dataset at once (file locks cannot see
-    them). DuckDB: nothing to do, the file lock covers the file."""
-    if target.destination != "postgres":
-        yield
-        return
-    key = _advisory_key(f"instantly-sync:{target.dataset}")
-    connection = _lock_connection(target)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("select pg_try_advisory_lock(%s)", (key,))
-            if not cursor.fetchone()[0]:
-                if not wait:
-                    raise AlreadyRunning(
-                        f"another sync is writing the Postgres dataset {target.dataset!r} "
-                        f"(advisory lock {key}); wait for it to finish or pass --wait"
-                    )
-                logger.warning(
-                    "instantly-sync: another sync is writing the Postgres dataset %r; waiting for it",
-                    target.dataset,
+        def connection(target: Target) -> Any:
+            dsn = target.postgres_dsn()
+            if dsn not in connections:
+                connections[dsn] = held.enter_context(closing(_lock_connection(target)))
+            return connections[dsn]
+
+        for _, target in sorted({target.lock_name: target for target in targets}.items()):
+            for path in dataset_lock_paths(target):
+                held.enter_context(_file_lock(path, wait, shared))
+            if target.destination == "postgres":
+                _take_advisory_lock(
+                    connection(target), _dataset_lock_name(target), wait, shared, _what(target)
                 )
-                cursor.execute("select pg_advisory_lock(%s)", (key,))
+        if shared:
+            for _, target in sorted({_pipeline_lock_name(target): target for target in targets}.items()):
+                if target.destination == "duckdb":
+                    path = Path(f"{target.lock_name}.{target.pipeline_name}.lock")
+                    held.enter_context(_file_lock(path, wait, shared=False))
+                else:
+                    what = _what(target) + (
+                        f" for the workspace {target.workspace!r}" if target.workspace else ""
+                    )
+                    _take_advisory_lock(connection(target), _pipeline_lock_name(target), wait, False, what)
         yield
-    finally:
-        connection.close()
+
+
+def _what(target: Target) -> str:
+    return f"the Postgres dataset {target.dataset!r}"
+
+
+def _dataset_lock_name(target: Target) -> str:
+    return f"instantly-sync:{target.dataset}"
+
+
+def _pipeline_lock_name(target: Target) -> str:
+    return f"{target.lock_name}:{target.pipeline_name}"
+
+
+def _take_advisory_lock(connection: Any, name: str, wait: bool, shared: bool, what: str) -> None:
+    """Take an advisory lock on `connection`: it is held until the connection closes."""
+    key = _advisory_key(name)
+    mode = "_shared" if shared else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"select pg_try_advisory_lock{mode}(%s)", (key,))
+        if cursor.fetchone()[0]:
+            return
+        if not wait:
+            raise AlreadyRunning(
+                f"another sync is writing {what} (advisory lock {key}); wait for it to finish or pass --wait"
+            )
+        logger.warning("instantly-sync: another sync is writing %s; waiting for it", what)
+        cursor.execute(f"select pg_advisory_lock{mode}(%s)", (key,))
 
 
 @contextmanager
@@ -103,14 +145,11 @@ def turn(target: Target) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
         return
-    connection = _lock_connection(target)
-    try:
-        with connection.cursor() as cursor:
-            key = _advisory_key(f"instantly-sync-turn:{target.dataset}")
-            cursor.execute("select pg_advisory_lock(%s)", (key,))
+    with closing(_lock_connection(target)) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "select pg_advisory_lock(%s)", (_advisory_key(f"instantly-sync-turn:{target.dataset}"),)
+        )
         yield
-    finally:
-        connection.close()
 
 
 def _advisory_key(name: str) -> int:

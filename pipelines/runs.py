@@ -24,7 +24,7 @@ from sources.instantly.errors import InstantlyError, ResourcesFailed
 from sources.instantly.progress import RunProgress
 
 from .jobs import WorkerDied, configured_jobs, run_in_workers
-from .lock import datasets_locked
+from .lock import datasets_locked, turn
 from .messages import ExitCode, describe_error, quiet_dlt_pool_shutdown
 from .resume import restart_unfinished_loads
 from .sync import (
@@ -146,7 +146,8 @@ def run_workspaces(
     for run in runs:  # a configuration error fails the command before anything moves (exit 2)
         check_configuration(replace(options, source_args=_source_args(run.workspace, options)))
     datasets = list({run.dataset: None for run in runs})
-    with datasets_locked(datasets, options.wait_for_lock):
+    targets = [run.target for run in runs]
+    with datasets_locked(targets, options.wait_for_lock, shared=not options.full_refresh, pipelines=targets):
         if jobs == 1:
             for run in runs:
                 _sync_workspace(run, options, label=run.workspace.label if len(runs) > 1 else "")
@@ -155,10 +156,11 @@ def run_workspaces(
         report = RunReport(run_id=str(uuid.uuid4()), resources=resources, workspaces=runs)
         for dataset in datasets:
             in_dataset = [run for run in runs if run.dataset == dataset]
-            _record(dataset, in_dataset, report, options)
-            synced = next((run.result.pipeline for run in in_dataset if run.result), None)
-            if synced is not None:  # under the same locks: no other sync changes the tables meanwhile
-                report.models.append(models.refresh(synced).summary())
+            with turn(dataset):  # other commands may sync workspaces of the dataset meanwhile
+                _record(dataset, in_dataset, report, options)
+                synced = next((run.result.pipeline for run in in_dataset if run.result), None)
+                if synced is not None:
+                    report.models.append(models.refresh(synced).summary())
     if len(runs) == 1 and runs[0].error is not None:
         raise runs[0].error  # with one workspace, its error is the command's, as it always was
     return report

@@ -40,7 +40,7 @@ from sources.instantly.endpoints import FAN_OUT_PARENTS, check_resource_names
 from sources.instantly.errors import ConfigError, ResourcesFailed
 from sources.instantly.progress import ProgressReporter, RunProgress
 
-from .lock import dataset_lock, dataset_lock_paths, exclusive, turn
+from .lock import datasets_locked, exclusive, turn
 from .resume import restart_unfinished_loads
 
 PIPELINE_TABLES = ("_dlt_pipeline_state",)
@@ -101,15 +101,19 @@ def run_sync(options: SyncOptions) -> SyncResult:
     build_source = _source_builder(options, progress)
     build_source(names)  # resolves and checks the configuration before anything moves
     pipelines_dir = options.pipelines_dir or get_dlt_pipelines_dir()
-    lock_paths = _lock_paths(pipelines_dir, options.target, with_dataset=not options.dataset_locked)
+    wait = options.wait_for_lock
     # Lock before dlt opens the working folder: creating a Pipeline object already writes its state file.
-    with exclusive(lock_paths, options.wait_for_lock):
+    with (
+        exclusive([pipeline_lock_path(pipelines_dir, options.target)], wait),
+        nullcontext()
+        if options.dataset_locked
+        else datasets_locked([options.target], wait, not options.full_refresh, [options.target]),
+    ):
         pipeline = make_pipeline(options.target, pipelines_dir)
         with turn(options.target):
             check_destination(pipeline, options.target)
         result = SyncResult(pipeline=pipeline, progress=progress)
         with (
-            nullcontext() if options.dataset_locked else dataset_lock(options.target, options.wait_for_lock),
             ProgressReporter(progress, options.progress_interval, label=options.progress_label),
             fewer_garbage_collections(),
         ):
@@ -389,9 +393,6 @@ def _warn_if_dlt_will_discard_state(pipeline: Pipeline) -> None:
     )
 
 
-def _lock_paths(pipelines_dir: str, target: Target, with_dataset: bool = True) -> list[Path]:
-    """The pipeline's lock file, and (`with_dataset`) the DuckDB file's."""
-    paths = [Path(pipelines_dir) / f"{target.pipeline_name}.lock"]
-    if with_dataset:
-        paths += dataset_lock_paths(target)
-    return paths
+def pipeline_lock_path(pipelines_dir: str, target: Target) -> Path:
+    """The lock of the pipeline's working folder in `pipelines_dir`."""
+    return Path(pipelines_dir) / f"{target.pipeline_name}.lock"

@@ -1,5 +1,6 @@
 """Two `instantly-sync run`s at once, as real processes: the second exits 4 or, with --wait, queues."""
 
+import json
 import time
 
 import pytest
@@ -112,3 +113,55 @@ def test_a_second_postgres_run_from_another_pipelines_dir_into_the_same_dataset_
     reader = Reader("postgres", POSTGRES_URL, postgres_dataset)
     for name in RESOURCES:
         assert sorted(reader.rows_by_key(name)) == sorted(slow_simulator.world.ids(name)), name
+
+
+def _two_workspaces_env(slow: Simulator, quick: Simulator) -> dict[str, str]:
+    env = cli_env(slow)
+    env["SOURCES__INSTANTLY__WORKSPACES"] = json.dumps(
+        {
+            name: {"api_key": sim.api_key, "base_url": sim.base_url}
+            for name, sim in (("slow", slow), ("quick", quick))
+        }
+    )
+    return env
+
+
+@pytest.mark.parametrize("destination", ["duckdb", "postgres"])
+def test_runs_of_two_workspaces_into_one_dataset_sync_side_by_side_from_two_machines(
+    tmp_path, slow_simulator, request, destination
+):
+    """Airflow's mapped tasks: a command per workspace, each on a machine (pipelines folder) of its own."""
+    dataset = request.getfixturevalue("postgres_dataset") if destination == "postgres" else "instantly"
+    with Simulator(World(seed=10, sizes=WORLD)) as quick:
+        env = _two_workspaces_env(slow_simulator, quick)
+        args = run_args(
+            tmp_path, "--resources", CORE_RESOURCES, "--dataset", dataset, destination=destination
+        )
+        first = start_and_wait_for_requests([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
+        other = [*args, "--workspaces", "quick"]
+        other[other.index("--pipelines-dir") + 1] = str(tmp_path / "another-machine")
+        second = run_to_end(other, env, tmp_path)
+        assert second.process.returncode == 0, second.stderr
+        assert first.running  # the second did not wait for the first to end
+        slow_simulator.faults.clear()
+        assert first.wait() == 0, first.stderr
+        location = POSTGRES_URL if destination == "postgres" else str(tmp_path / "warehouse.duckdb")
+        reader = Reader(destination, location, dataset)
+        for name, simulator in (("slow", slow_simulator), ("quick", quick)):
+            loaded = reader.query(f"select id from {{ds}}.leads where workspace_name = '{name}'")
+            assert sorted(row[0] for row in loaded) == sorted(simulator.world.ids("leads"))
+
+
+def test_a_reset_while_a_workspace_syncs_into_the_dataset_exits_4(tmp_path, slow_simulator):
+    with Simulator(World(seed=10, sizes=WORLD)) as quick:
+        env = _two_workspaces_env(slow_simulator, quick)
+        args = run_args(tmp_path, "--resources", CORE_RESOURCES)
+        first = start_and_wait_for_requests([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
+        reset = ["reset", "--pipelines-dir", str(tmp_path / "pipelines"), "--duckdb-path"]
+        reset += [str(tmp_path / "warehouse.duckdb"), "--workspaces", "quick", "leads"]
+        second = run_to_end(reset, env, tmp_path)
+        assert first.running
+        slow_simulator.faults.clear()
+        assert second.process.returncode == 4, second.stderr
+        assert "another sync is running" in second.stderr
+        assert first.wait() == 0, first.stderr

@@ -1,10 +1,10 @@
 """Sealed spool segments into `webhook_events_pushed`, merged on the payload's content hash.
 
-The load goes through a dlt pipeline of its own (its own state and schema) into the sync's dataset, and takes
-the dataset's locks as a sync does, so it waits for a running sync's turn. Segments are deleted only after
-their load completed: a crash before that loads them again, and the merge on `content_hash` makes the
-repeat harmless. Packages an earlier (killed or failed) load left are dropped, not finished: the segments
-they came from are still in the spool.
+The load goes through a dlt pipeline of its own (its own state and schema) into the sync's dataset, which it
+shares as syncs do, loading in the dataset's turn (`pipelines.lock.turn`) between theirs. Segments are
+deleted only after their load completed: a crash before that loads them again, and the merge on
+`content_hash` makes the repeat harmless. Packages an earlier (killed or failed) load left are dropped, not
+finished: the segments they came from are still in the spool.
 """
 
 import logging
@@ -19,7 +19,7 @@ from destinations import Target
 from sources.instantly import settings
 from sources.instantly.payloads import content_hash
 
-from ..lock import dataset_lock, dataset_lock_paths, exclusive
+from ..lock import datasets_locked, turn
 from ..sync import remove_orphan_extracts
 from .spool import Spool, read_segment
 
@@ -96,7 +96,7 @@ class SpoolLoader:
 
     def _load(self, rows: list[dict[str, Any]]) -> None:
         pipeline = self.pipeline
-        with exclusive(dataset_lock_paths(self.target), wait=True), dataset_lock(self.target, wait=True):
+        with datasets_locked([self.target], wait=True, shared=True), turn(self.target):
             remove_orphan_extracts(pipeline)
             if pipeline.has_pending_data:  # `abort_packages` would make the next `run` load only them
                 pipeline.drop_pending_packages()

@@ -3,8 +3,8 @@
 An agency with hundreds of workspaces spreads them over Airflow's workers: one mapped task per workspace,
 each running `instantly-sync run --workspaces <name>` itself, so every task writes the run report (in its
 log, as JSON), the `sync_runs` rows and the models exactly as the CLI does, with the CLI's exit codes. The
-tasks share the Postgres dataset: a task whose dataset is being written by another waits for its turn
-(`--wait`; the advisory locks cover every machine).
+tasks share the Postgres dataset and sync side by side, taking turns only to touch it (advisory locks, which
+every machine sees).
 
 Deploy: `pip install` the project into the Airflow environment (workers and scheduler), copy this file into
 the dags folder and `.dlt/config.toml` into `<dags folder>/.dlt/`. Give the workers the secrets as env vars
