@@ -107,7 +107,9 @@ def run_sync(options: SyncOptions) -> SyncResult:
         exclusive([pipeline_lock_path(pipelines_dir, options.target)], wait),
         nullcontext()
         if options.dataset_locked
-        else datasets_locked([options.target], wait, not options.full_refresh, [options.target]),
+        else datasets_locked(
+            [options.target], wait, shared=not options.full_refresh, pipelines=[options.target]
+        ),
     ):
         pipeline = make_pipeline(options.target, pipelines_dir)
         with turn(options.target):
