@@ -39,6 +39,7 @@ from .common import (
     NO_CLIENT_LIMITS,
     children_cpu_seconds,
     cpu_seconds,
+    machine_cpu_seconds,
     peak_rss_mb,
     run_child,
     simulator_process,
@@ -112,14 +113,16 @@ def _contender(
     name: str, urls: list, root: Path, code: Path, env: dict[str, str] | None = None, cached: bool = True
 ) -> dict:
     """One contender's command in a fresh process running the packages in `code`, with `env` added; its
-    figures, with the CPU seconds of the command (and its workers) and of the simulators while it ran, and
-    (`cached`) the simulators' page-cache hits and misses."""
+    figures, with the CPU seconds of the command (and its workers), of the simulators and of the whole
+    machine (busy and idle: what else ran, and what nobody used) while it ran, and (`cached`) the
+    simulators' page-cache hits and misses."""
     workdir = root / name.replace(" ", "_")
     workdir.mkdir()
     urls_file = workdir / "urls.json"
     urls_file.write_text(json.dumps(urls))
     counts = _cache_counts(urls) if cached else None
     simulators, command = sum(cpu_seconds(url.pid) for url in urls), children_cpu_seconds()
+    busy, idle = machine_cpu_seconds()
     figures = run_child(
         "bench.workspaces",
         "--child",
@@ -129,6 +132,8 @@ def _contender(
         cwd=code,
     )
     figures["command_cpu"] = children_cpu_seconds() - command
+    busy_after, idle_after = machine_cpu_seconds()
+    figures["machine_busy"], figures["machine_idle"] = busy_after - busy, idle_after - idle
     figures["simulator_cpu"] = sum(cpu_seconds(url.pid) for url in urls) - simulators
     if counts is not None:
         after = _cache_counts(urls)
@@ -164,12 +169,15 @@ def _print(name: str, figures: dict) -> None:
     child = f"{figures['child_mb']:>6.0f} MB" if figures["child_mb"] > 1 else "     - "
     cache = figures.get("cache")
     share = figures["simulator_cpu"] / (figures["command_cpu"] + figures["simulator_cpu"])
+    others = figures["machine_busy"] - figures["command_cpu"] - figures["simulator_cpu"]
     hits = f" cache hits={cache['hits']:,} misses={cache['misses']:,}" if cache else ""
     print(
         f"{name:<26} rows={figures['rows']:>8,} {rate:>8,.0f} rows/s wall={figures['seconds']:>7.1f}s "
         f"peak RSS command={figures['peak_rss_mb']:>5.0f} MB largest child={child}\n"
         f"{'':<26} CPU: command {figures['command_cpu']:.1f}s, simulators {figures['simulator_cpu']:.1f}s "
-        f"({share:.0%} of both){hits}",
+        f"({share:.0%} of both){hits}\n"
+        f"{'':<26} machine: {figures['machine_busy']:.1f}s busy, {figures['machine_idle']:.1f}s idle "
+        f"(others: {others:.1f}s)",
         flush=True,
     )
 
