@@ -17,6 +17,12 @@ NO_CLIENT_LIMITS = {"max_requests_per_second": 0, "max_requests_per_minute": 0}
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres:trust@127.0.0.1:5432/test")
 
 
+class SimulatorUrl(str):
+    """A simulator's base URL that also knows the simulator's process id (`pid`)."""
+
+    pid: int
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -30,20 +36,24 @@ def simulator_process(
     churn: dict[str, tuple[int, int]] | None = None,
     messy: bool = False,
     seed: int = 1,
-) -> Iterator[str]:
+    cache_pages: bool = False,
+) -> Iterator[SimulatorUrl]:
     """Serve a simulated workspace from its own process; yields its base URL.
 
     `time_scale` None turns the simulator's rate limits off; a number turns the API's real limits on,
     with windows shortened by that factor (60: an API minute per real second). `churn`: per entity, how many
     items are deleted and changed before it serves (the same seed otherwise serves the same workspace).
     `messy`: leads as real workspaces hold them (`python -m sources.simulator --messy`). `seed`: another
-    seed serves another workspace (its own id and items).
+    seed serves another workspace (its own id and items). `cache_pages`: it keeps every page it built and
+    serves it again (`--cache-pages`), so once warmed up it takes next to no CPU from the contender. The URL
+    yielded carries the process id (`.pid`).
     """
     port = free_port()
     limits = ["--rate-limits", "off"] if time_scale is None else ["--time-scale", str(time_scale)]
     counts = [arg for name, size in sizes.items() for arg in (f"--{name.replace('_', '-')}", str(size))]
     counts += [f"--churn={name}:{deleted}:{changed}" for name, (deleted, changed) in (churn or {}).items()]
     counts += ["--messy"] if messy else []
+    counts += ["--cache-pages"] if cache_pages else []
     simulator = subprocess.Popen(
         [
             sys.executable,
@@ -63,7 +73,9 @@ def simulator_process(
     )
     try:
         simulator.stdout.readline()  # the "serving at" line: the simulator is up
-        yield f"http://127.0.0.1:{port}"
+        url = SimulatorUrl(f"http://127.0.0.1:{port}")
+        url.pid = simulator.pid
+        yield url
     finally:
         simulator.terminate()
         simulator.wait()
@@ -82,6 +94,25 @@ def run_child(module: str, *args: str, env: dict[str, str] | None = None, cwd: P
     if done.returncode != 0:
         raise SystemExit(f"{module} {' '.join(args)} failed (exit {done.returncode}); its stderr is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds process `pid` has used so far (`/proc/<pid>/stat` utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine since boot, all cores (`/proc/stat`)."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """User plus system CPU seconds of the child processes this one has waited for (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:

@@ -3,6 +3,7 @@
 python -m sources.simulator --port 8787 --seed 1 --leads 100000 --rate-limits on
 python -m sources.simulator --messy --leads 30000 --rate-limits off
 python -m sources.simulator --missing-add-on ai-agents
+python -m sources.simulator --leads 20000 --rate-limits off --cache-pages   # for benchmarks
 """
 
 import argparse
@@ -44,6 +45,13 @@ def main(argv: list[str] | None = None) -> None:
         choices=sorted(ADD_ONS),
         help="a paid add-on the workspace's plan lacks: its endpoints answer 402; repeatable",
     )
+    parser.add_argument(
+        "--cache-pages",
+        action="store_true",
+        help="benchmarks: keep every page built and serve the same bytes again for an identical request "
+        "while the world is unchanged (faults, keys and rate limits still apply per request); hit and miss "
+        "counts at GET /_simulator/page-cache",
+    )
     for name in ENTITIES:
         parser.add_argument(
             f"--{name.replace('_', '-')}",
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         churn=churn,
         messy=args.messy,
         missing_add_ons=tuple(args.missing_add_on),
+        cache_pages=args.cache_pages,
     )
 
 

@@ -1,4 +1,5 @@
-"""Speculative next pages: while a client parses page N, page N+1 is built in the background.
+"""Speculative next pages: while a client parses page N, page N+1 is built in the background; and, for
+benchmarks, a cache of every page built (``PageCache``).
 
 A client walking a list sends the cursor it was just given; building that page while the client is busy
 parsing the previous one overlaps the two halves of the round trip. A prefetched page is used only when
@@ -65,3 +66,36 @@ class Prefetcher:
         self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             self._futures.clear()
+
+
+class PageCache:
+    """Every page body built, kept and served again for an identical request while the world is unchanged
+    (``Simulator(cache_pages=True)``, ``python -m sources.simulator --cache-pages``): for benchmarks, where
+    building and encoding pages on demand would take CPU from the client under test (a real API spends
+    none of the client's machine). Keyed as the prefetcher is; a page built for another ``World.version``
+    is built again. Only the body is cached: keys, faults and rate limits still apply per request.
+    ``hits`` / ``misses`` count lookups."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pages: dict[tuple[int, str, bytes], Built] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, world: World, entity: str, params: dict[str, Any]) -> Built | None:
+        key = Prefetcher._key(world, entity, params)
+        with self._lock:
+            built = self._pages.get(key)
+            if built is not None and built[0] == world.version:
+                self.hits += 1
+                return built
+            self.misses += 1
+            return None
+
+    def put(self, world: World, entity: str, params: dict[str, Any], built: Built) -> None:
+        with self._lock:
+            self._pages[Prefetcher._key(world, entity, params)] = built
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "pages": len(self._pages)}

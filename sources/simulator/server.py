@@ -18,7 +18,7 @@ from .endpoints import Endpoint, route
 from .errors import ApiError, error_body, reason
 from .faults import Fault, Faults
 from .limits import Limiter, RateLimits
-from .prefetch import Prefetcher, build_page
+from .prefetch import PageCache, Prefetcher, build_page
 from .registry import ADD_ONS, ROUTES, Entity, operation_scopes
 from .transport import HttpServer, Response
 from .validate import body_params, query_params
@@ -33,6 +33,8 @@ EDGE_403 = (
 )
 ERROR_200 = {"error": "ACC_AUTH_ERROR"}
 _NOT_JSON = "Body is not valid JSON but content-type is set to 'application/json'"
+PAGE_CACHE_PATH = "/_simulator/page-cache"
+"""With ``cache_pages``: ``GET`` it for the cache's hit and miss counts (JSON; not an API route)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class Simulator:
 
     ``scopes`` are the first key's scopes; ``rate_limits`` None means unlimited; ``port`` 0 picks a free
     port (see ``base_url``); ``prefetch`` builds the next page of a walk in the background while the
-    client reads the current one (same bytes, dropped if the world changed in between).
+    client reads the current one (same bytes, dropped if the world changed in between); ``cache_pages``
+    (benchmarks) keeps every page body built and serves it again for an identical request while the world
+    is unchanged (``PageCache``; its counts at ``GET /_simulator/page-cache``).
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class Simulator:
         port: int = 0,
         host: str = "127.0.0.1",
         prefetch: bool = True,
+        cache_pages: bool = False,
     ) -> None:
         self.world = world
         self.api_key = api_key
@@ -113,6 +118,7 @@ class Simulator:
         self._scopes_cache: dict[tuple[str, str], frozenset[str]] = {}
         self._prefetch_enabled = prefetch
         self._prefetch: Prefetcher | None = None
+        self.page_cache = PageCache() if cache_pages else None
 
     # ---------------------------------------------------------------------------------------- setup
     def add_key(
@@ -198,6 +204,8 @@ class Simulator:
         arrived = time.time()
         body = parse_body(raw_body)
         path, _, query_string = target.partition("?")
+        if self.page_cache is not None and method == "GET" and path == PAGE_CACHE_PATH:
+            return Response(200, orjson.dumps(self.page_cache.stats()))
         query = parse_query(query_string)
         response, world = self.respond(method, path, query, body, headers)
         response.clock = (world or self.world).now
@@ -294,9 +302,15 @@ class Simulator:
             return orjson.dumps(world.items(entity.name))
         if fault is not None and fault.kind == "repeat_item":
             return build_page(world, entity.name, params, repeat_item=True)[1]
+        cache = self.page_cache
+        built = cache.get(world, entity.name, params) if cache is not None else None
+        if built is not None:  # served before, unchanged: the next page is cached too or built on demand
+            return built[1]
         built = self._prefetch.take(world, entity.name, params) if self._prefetch else None
         if built is None:
             built = build_page(world, entity.name, params)
+        if cache is not None:
+            cache.put(world, entity.name, params, built)
         _, page, cursor = built
         if cursor is not None and self._prefetch is not None:
             self._prefetch.schedule(world, entity.name, {**params, "starting_after": cursor})
@@ -381,17 +395,25 @@ def serve(
     churn: dict[str, tuple[int, int]] | None = None,
     messy: bool = False,
     missing_add_ons: tuple[str, ...] = (),
+    cache_pages: bool = False,
 ) -> None:
     """Serve a world until Ctrl-C, after printing one line with the base URL and the key. ``churn``: per
     entity, how many items are deleted and changed before serving (`World.churn`); ``messy``: leads as real
-    workspaces hold them (`World(messy=True)`); ``missing_add_ons``: paid add-ons the plan lacks (402)."""
+    workspaces hold them (`World(messy=True)`); ``missing_add_ons``: paid add-ons the plan lacks (402);
+    ``cache_pages``: keep and serve again every page built (benchmarks; `Simulator(cache_pages=True)`)."""
     if rate_limits is True:
         rate_limits = RateLimits()
     world = World(seed=seed, sizes=sizes, messy=messy, missing_add_ons=missing_add_ons)
     for entity, (deleted, changed) in (churn or {}).items():
         world.churn(entity, deleted, changed)
     simulator = Simulator(
-        world, api_key=api_key, scopes=scopes, rate_limits=rate_limits or None, port=port, host=host
+        world,
+        api_key=api_key,
+        scopes=scopes,
+        rate_limits=rate_limits or None,
+        port=port,
+        host=host,
+        cache_pages=cache_pages,
     )
     simulator.start()
     print(f"Instantly API simulator at {simulator.base_url} (API key: {api_key})", flush=True)
