@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 API_KEY = "bench-key"
 # Against a simulator whose rate limits are off, the project's client paces nothing either (0 turns a limit
 # off), as the lower bound and the peer do not: the figure is how fast it parses and loads.
@@ -144,3 +146,24 @@ def drop_postgres_schemas(dataset: str) -> None:
         cursor.execute(
             f"drop schema if exists {dataset} cascade; drop schema if exists {dataset}_staging cascade"
         )
+
+
+LEADS_LIST = "/api/v2/leads/list"
+PAGE_SIZE = 100  # the `leads` endpoint's page_size_override: the sync asks for pages of 100
+
+
+def warm_up(url: str) -> int:
+    """Walk every lead of the simulator at `url` once, with the bodies the sync sends (`fetch_page`: the
+    endpoint's params, none for `leads`, then `limit`, then `starting_after`), so that its page cache holds
+    every page the sync will ask for. Returns the number of pages."""
+    headers = {"Authorization": f"Bearer {API_KEY}", "User-Agent": "bench-warm-up/1.0"}
+    pages, cursor = 0, None
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        while True:
+            body = {"limit": PAGE_SIZE, **({"starting_after": cursor} if cursor else {})}
+            response = client.post(LEADS_LIST, json=body)
+            response.raise_for_status()
+            pages += 1
+            cursor = response.json().get("next_starting_after")
+            if not cursor:
+                return pages

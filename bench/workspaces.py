@@ -43,6 +43,7 @@ from .common import (
     peak_rss_mb,
     run_child,
     simulator_process,
+    warm_up,
 )
 
 # The last commit whose workspaces synced in threads of one process: "today's threads".
@@ -51,8 +52,6 @@ PACKAGES = ("pipelines", "sources", "destinations")
 ROOT = Path(__file__).parents[1]
 SIZES = {"campaigns": 20, "accounts": 20}
 JOBS = 2
-LEADS_LIST = "/api/v2/leads/list"
-PAGE_SIZE = 100  # the `leads` endpoint's page_size_override: the sync asks for pages of 100
 PAGE_CACHE = "/_simulator/page-cache"
 
 
@@ -81,23 +80,6 @@ def _child(urls_file: str, workdir: str) -> None:
     rows = sum(run.result.rows_loaded.get("leads", 0) for run in report.workspaces)
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "child_mb": child_rss}))
-
-
-def warm_up(url: str) -> int:
-    """Walk every lead of the simulator at `url` once, with the bodies the sync sends (`fetch_page`: the
-    endpoint's params, none for `leads`, then `limit`, then `starting_after`), so that its page cache holds
-    every page the sync will ask for. Returns the number of pages."""
-    headers = {"Authorization": f"Bearer {API_KEY}", "User-Agent": "bench-warm-up/1.0"}
-    pages, cursor = 0, None
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        while True:
-            body = {"limit": PAGE_SIZE, **({"starting_after": cursor} if cursor else {})}
-            response = client.post(LEADS_LIST, json=body)
-            response.raise_for_status()
-            pages += 1
-            cursor = response.json().get("next_starting_after")
-            if not cursor:
-                return pages
 
 
 def _cache_counts(urls: list[str]) -> dict[str, int]:
