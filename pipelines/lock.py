@@ -78,7 +78,8 @@ def datasets_locked(
         connections: dict[str, Any] = {}
 
         def connection(target: Target) -> Any:
-            dsn = target.postgres_dsn()
+            with opening(target):  # missing or malformed credentials: a configuration error (exit 2)
+                dsn = target.postgres_dsn()
             if dsn not in connections:
                 connections[dsn] = held.enter_context(closing(_lock_connection(target)))
             return connections[dsn]
