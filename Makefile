@@ -21,9 +21,10 @@ demo: install
 dashboard: install
 	$(BIN)/instantly-sync dashboard
 
+# one pytest worker per core, each taking whole test files (their fixtures and simulators stay together)
 test: install airflow
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 # Airflow in a venv of its own (its pins are not the project's), for the DAG's test (tests/test_airflow.py).
 # Where it cannot be installed, the reason is kept in .unavailable and that test skips, saying why.
