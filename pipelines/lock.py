@@ -91,16 +91,15 @@ def datasets_locked(
                 _take_advisory_lock(
                     connection(target), _dataset_lock_name(target), wait, shared, _what(target)
                 )
-        if shared:
-            for _, target in sorted({_pipeline_lock_name(target): target for target in targets}.items()):
-                if target.destination == "duckdb":
-                    path = Path(f"{target.lock_name}.{target.pipeline_name}.lock")
-                    held.enter_context(_file_lock(path, wait, shared=False))
-                else:
-                    what = _what(target) + (
-                        f" for the workspace {target.workspace!r}" if target.workspace else ""
-                    )
-                    _take_advisory_lock(connection(target), _pipeline_lock_name(target), wait, False, what)
+        for _, target in sorted({_pipeline_lock_name(target): target for target in pipelines}.items()):
+            if target.destination == "duckdb":
+                path = Path(f"{target.lock_name}.{target.pipeline_name}.lock")
+                held.enter_context(_file_lock(path, wait, shared=False))
+            else:
+                what = _what(target) + (
+                    f" for the workspace {target.workspace!r}" if target.workspace else ""
+                )
+                _take_advisory_lock(connection(target), _pipeline_lock_name(target), wait, False, what)
         yield
 
 
