@@ -13,7 +13,7 @@ from dlt.destinations.exceptions import DestinationConnectionError
 
 from sources.instantly.errors import ConfigError, InstantlyError
 
-from . import postgres_copy
+from . import duckdb_vacuum, postgres_copy
 
 DEFAULT_DUCKDB_PATH = "instantly_warehouse.duckdb"
 DEFAULT_DATASET = "instantly"
@@ -122,6 +122,30 @@ def opening(target: Target) -> Iterator[None]:
         reason = exc.inner_exc if isinstance(exc, DestinationConnectionError) else exc
         text = " ".join(str(reason).split()) or type(reason).__name__
         raise ConfigError(f"cannot open the {destination} destination {target.location}: {text}") from None
+
+
+@contextmanager
+def duckdb_open(target: Target) -> Iterator[None]:
+    """A DuckDB target's database open for the whole block (nothing for Postgres), its checkpoints batching
+    the compaction of row groups (`duckdb_vacuum`).
+
+    dlt opens and closes the file per client and per load job, and the close that leaves it without
+    connections checkpoints the file: several times per load, each slower as the file grows. Connections
+    to an open file share its instance, so within the block they open and close for nothing, and the end of
+    the block checkpoints once. The connection is dlt's own (`borrow_conn`): it opens the file with the
+    settings dlt would."""
+    if target.destination != "duckdb":
+        yield
+        return
+    with opening(target):
+        credentials = target.credentials()
+        connection = credentials.conn_pool.borrow_conn()
+    try:
+        before = duckdb_vacuum.defer(connection)
+        yield
+        duckdb_vacuum.vacuum_if_fragmented(connection, before)
+    finally:
+        credentials.conn_pool.return_conn(connection)
 
 
 def _looks_like_duckdb(path: Path) -> bool:

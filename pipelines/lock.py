@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg2
 
-from destinations import Target, opening
+from destinations import Target, duckdb_open, opening
 from sources.instantly.errors import InstantlyError
 
 logger = logging.getLogger(__name__)
@@ -138,12 +138,14 @@ def turn(target: Target) -> Iterator[None]:
     alter the same tables in concurrent transactions). Whoever holds it closes its connections before leaving.
 
     DuckDB: a `flock` on a file beside the database; every turn opens the file anew, and flocks of two open
-    files conflict even within one process. Postgres: an advisory lock on a key of its own (the dataset's
-    run-long lock is another), so syncs on other machines take turns too."""
+    files conflict even within one process. The database stays open for the whole turn (`duckdb_open`).
+    Postgres: an advisory lock on a key of its own (the dataset's run-long lock is another), so syncs on other
+    machines take turns too."""
     if target.destination == "duckdb":
         with Path(f"{target.lock_name}.turn").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+            with duckdb_open(target):
+                yield
         return
     with closing(_lock_connection(target)) as connection, connection.cursor() as cursor:
         cursor.execute(
