@@ -112,8 +112,6 @@ def run_sync(options: SyncOptions) -> SyncResult:
         ),
     ):
         pipeline = make_pipeline(options.target, pipelines_dir)
-        with turn(options.target):
-            check_destination(pipeline, options.target)
         result = SyncResult(pipeline=pipeline, progress=progress)
         with (
             ProgressReporter(progress, options.progress_interval, label=options.progress_label),
@@ -143,9 +141,10 @@ def _run_slices(
     result: SyncResult,
 ) -> None:
     progress = result.progress
-    _finish_pending(pipeline, options.target, result)
     refresh = "drop_resources" if options.full_refresh else None
     with turn(options.target):  # what dlt and we read and alter at the destination before extracting
+        check_destination(pipeline, options.target)
+        _finish_pending(pipeline, options.target, result)
         _warn_if_dlt_will_discard_state(pipeline)
         pipeline.sync_destination()
         _fold_split_numbers(pipeline)
@@ -160,28 +159,26 @@ def _run_slices(
         )
         refresh = None
         normalized = pipeline.normalize()
-        _load(pipeline, options.target, normalized, result)
-        _mark_deleted(pipeline, options.target, progress, selected)
+        release_freed_memory()
+        with turn(options.target):  # one turn for the load and what follows it: each turn costs a wait
+            _load(pipeline, options.target, normalized, result)
+            _mark_deleted(pipeline, progress, selected)
         states = resource_states(pipeline)
         names = [n for n in names if walk_in_progress(states.get(n, {})) and progress.of(n).ok]
     progress.mark_orphans(selected, FAN_OUT_PARENTS)
     result.states_after = copy.deepcopy(resource_states(pipeline))
 
 
-def _mark_deleted(pipeline: Pipeline, target: Target, progress: RunProgress, selected: list[str]) -> None:
+def _mark_deleted(pipeline: Pipeline, progress: RunProgress, selected: list[str]) -> None:
     """After a load: the rows that walks which reached their end whole in it did not meet are marked deleted
     (or removed), and those they met again live (`destinations.deletions`). Every such table has the
-    `_deleted_at` column the models filter on, synced in this run or not. Alterations take turns with
-    loads."""
-    walks = complete_walks(progress, selected)
-    with turn(target):
-        for swept in deletions.sweep(pipeline, walks, MARKED_TABLES):
-            stats = progress.of(swept.table)
-            stats.deleted += swept.found_gone
-            if swept.error:
-                stats.warn(
-                    f"its deleted rows were not marked ({swept.error}); the next complete walk marks them"
-                )
+    `_deleted_at` column the models filter on, synced in this run or not. The caller holds the dataset's
+    turn."""
+    for swept in deletions.sweep(pipeline, complete_walks(progress, selected), MARKED_TABLES):
+        stats = progress.of(swept.table)
+        stats.deleted += swept.found_gone
+        if swept.error:
+            stats.warn(f"its deleted rows were not marked ({swept.error}); the next complete walk marks them")
 
 
 def selected_resources(resources: list[str] | None) -> tuple[str, ...]:
@@ -218,11 +215,10 @@ def _finish_pending(pipeline: Pipeline, target: Target, result: SyncResult) -> N
 
     Their cursors are already in local state; dropping them would lose rows, extracting first would
     leave `pipeline.run` loading them and skipping the new extract. A package whose load had started
-    restarts what it had not finished (`pipelines.resume`), in its turn to load.
+    restarts what it had not finished (`pipelines.resume`). The caller holds the dataset's turn.
     """
     if pipeline.has_pending_data:
-        normalized = pipeline.normalize()
-        _load(pipeline, target, normalized, result, resumed=True)
+        _load(pipeline, target, pipeline.normalize(), result, resumed=True)
 
 
 def _fold_split_numbers(pipeline: Pipeline) -> None:
@@ -294,15 +290,14 @@ def _load(
     result: SyncResult,
     resumed: bool = False,
 ) -> None:
-    """Load what was normalized, in the dataset's turn (`pipelines.lock.turn`): two workspaces' loads would
-    otherwise alter the same tables in concurrent transactions, or open one DuckDB file from two processes."""
-    release_freed_memory()
-    with turn(target):
-        if resumed:
-            restart_unfinished_loads(pipeline)
-        info = _load_within_memory(pipeline, target)
-        if not info.has_failed_jobs:  # the versions the load brought (`destinations.history`)
-            history.record_history(pipeline)
+    """Load what was normalized. The caller holds the dataset's turn (`pipelines.lock.turn`): two workspaces'
+    loads would otherwise alter the same tables in concurrent transactions, or open one DuckDB file from two
+    processes."""
+    if resumed:
+        restart_unfinished_loads(pipeline)
+    info = _load_within_memory(pipeline, target)
+    if not info.has_failed_jobs:  # the versions the load brought (`destinations.history`)
+        history.record_history(pipeline)
     info.raise_on_failed_jobs()
     result.slices += 1
     result.load_infos.append(info)
