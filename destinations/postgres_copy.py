@@ -5,13 +5,23 @@ dlt's own csv path cannot tell an empty string from NULL: its dict writer writes
 forces `""` to NULL in every nullable column. Arrow's CSV writer keeps them apart (NULL unquoted and empty,
 the empty string quoted), so the COPY here reads unquoted empties as NULL and nothing else. Parquet load files
 come from dict and Arrow items alike, so one writer serves both.
+
+One COPY keeps one server process busy while the client mostly waits for it, so a large file bound for a
+staging table is copied as `COPY_STREAMS` parts at once, each over a connection of its own, and committed
+only once every part is in: a part that fails rolls them all back. (A commit failing between the parts'
+commits would leave some rows in staging; the repeat of the job then fails on the staging tables' unique
+`_dlt_id`, and the next run restarts the table's load from empty staging tables, `pipelines.resume`.)
 """
 
 import io
 import queue
 import threading
+from collections.abc import Sequence
+from contextlib import ExitStack, closing
 from typing import Any
 
+import psycopg2
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from dlt.common.destination import DestinationCapabilitiesContext
@@ -24,6 +34,10 @@ from dlt.destinations.impl.postgres.postgres import PostgresClient
 # rows turned into CSV at a time: a few MB of text for leads, while COPY streams it
 COPY_BATCH_ROWS = 10_000
 CSV_CHUNKS_AHEAD = 2
+# a file bound for a staging table with at least this many rows (and as many row groups) is copied in
+# this many parts at once
+PARALLEL_COPY_MIN_ROWS = 50_000
+COPY_STREAMS = 2
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
@@ -31,16 +45,18 @@ class _CsvStream(io.RawIOBase):
     """The rows of a parquet file as one CSV byte stream for COPY to read. A thread writes the CSV a batch
     ahead (Arrow's writer runs without the GIL), so making the text overlaps with Postgres parsing it."""
 
-    def __init__(self, parquet: pq.ParquetFile):
+    def __init__(self, path: str, row_groups: Sequence[int] | None = None):
         self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=CSV_CHUNKS_AHEAD)
         self._pending = memoryview(b"")
         self._done = False
-        self._writer = threading.Thread(target=self._write, args=(parquet,), daemon=True)
+        self._writer = threading.Thread(target=self._write, args=(path, row_groups), daemon=True)
         self._writer.start()
 
-    def _write(self, parquet: pq.ParquetFile) -> None:
+    def _write(self, path: str, row_groups: Sequence[int] | None) -> None:
         try:
-            for batch in parquet.iter_batches(batch_size=COPY_BATCH_ROWS):
+            parquet = pq.ParquetFile(path)  # one reader per stream: a reader is not shared across threads
+            for batch in parquet.iter_batches(batch_size=COPY_BATCH_ROWS, row_groups=row_groups):
+                batch = _utc_wall_clock(batch)
                 sink = io.BytesIO()
                 pa_csv.write_csv(batch, sink, write_options=_CSV_OPTIONS)
                 self._chunks.put(sink.getvalue())
@@ -69,20 +85,103 @@ class _CsvStream(io.RawIOBase):
 
 
 class ParquetCopyJob(RunnableLoadJob, HasFollowupJobs):
-    """One parquet load file into its (staging) table in one COPY, in one transaction."""
+    """One parquet load file into its (staging) table in one transaction: one COPY, or for a large file
+    bound for staging, `COPY_STREAMS` at once."""
 
     def run(self) -> None:
         sql_client = self._job_client.sql_client
-        parquet = pq.ParquetFile(self._file_path)
-        columns = ", ".join(sql_client.escape_column_name(name) for name in parquet.schema_arrow.names)
+        metadata = pq.ParquetFile(self._file_path).metadata
+        columns = ", ".join(
+            sql_client.escape_column_name(name) for name in metadata.schema.to_arrow_schema().names
+        )
         table = sql_client.make_qualified_table_name(self.load_table_name)
         copy = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT CSV, NULL '')"
-        stream = io.BufferedReader(_CsvStream(parquet))
+        parts = self._parts(metadata)
         with sql_client.begin_transaction(), sql_client.native_connection.cursor() as cursor:
-            cursor.copy_expert(copy, stream, size=1 << 20)
+            if len(parts) == 1:
+                _copy(cursor, copy, self._file_path, None)
+                return
+            with ExitStack() as others:
+                connections = [others.enter_context(closing(self._connect())) for _ in parts[1:]]
+                threads = [
+                    _CopyThread(connection, copy, self._file_path, part)
+                    for connection, part in zip(connections, parts[1:], strict=True)
+                ]
+                try:
+                    _copy(cursor, copy, self._file_path, parts[0])
+                finally:
+                    for thread in threads:
+                        thread.join()
+                for thread in threads:
+                    if thread.error is not None:
+                        raise thread.error
+                for connection in connections:  # a part that failed raised above: nothing commits
+                    connection.commit()
+
+    def _parts(self, metadata: Any) -> list[list[int] | None]:
+        """The row groups each COPY streams: all in one, or split in `COPY_STREAMS` for a large file bound
+        for staging (a copy straight into a final table stays whole: a resumed load finds it by load id)."""
+        groups = metadata.num_row_groups
+        large = metadata.num_rows >= PARALLEL_COPY_MIN_ROWS and groups >= COPY_STREAMS
+        if not large or not self._job_client.should_load_data_to_staging_dataset(self.load_table_name):
+            return [None]
+        return [list(range(start, groups, COPY_STREAMS)) for start in range(COPY_STREAMS)]
+
+    def _connect(self) -> "psycopg2.extensions.connection":
+        credentials = self._job_client.config.credentials
+        return psycopg2.connect(
+            dsn=credentials.to_native_representation(), connect_timeout=credentials.connect_timeout
+        )
+
+
+class _CopyThread(threading.Thread):
+    """One part of a file, copied over its own connection in a transaction its caller commits."""
+
+    def __init__(self, connection: Any, copy: str, path: str, row_groups: list[int]):
+        super().__init__(daemon=True)
+        self.error: BaseException | None = None
+        self._arguments = (connection, copy, path, row_groups)
+        self.start()
+
+    def run(self) -> None:
+        connection, copy, path, row_groups = self._arguments
+        try:
+            with connection.cursor() as cursor:
+                _copy(cursor, copy, path, row_groups)
+        except BaseException as exc:  # raised by the job, in its own thread
+            self.error = exc
+
+
+def _copy(cursor: Any, copy: str, path: str, row_groups: list[int] | None) -> None:
+    """Copy the file's `row_groups` (None: all) in the cursor's transaction, its times read as UTC."""
+    cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+    cursor.copy_expert(copy, io.BufferedReader(_CsvStream(path, row_groups)), size=1 << 20)
+
+
+def _utc_wall_clock(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Zone-aware timestamps as their UTC wall-clock time, which the COPY reads in UTC (`_copy`): Arrow
+    writes a zone-aware timestamp a dozen times slower, and these were most of a leads file's CSV time."""
+    if not any(pa.types.is_timestamp(field.type) and field.type.tz for field in batch.schema):
+        return batch
+    columns = [
+        column.cast(pa.timestamp(column.type.unit))
+        if pa.types.is_timestamp(column.type) and column.type.tz
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 class CopyingPostgresClient(PostgresClient):
+    def _make_create_table(self, qualified_name: str, table: PreparedTableSchema) -> str:
+        """Staging tables are UNLOGGED: what a load copies into them skips the write-ahead log, and the
+        server empties them after a crash, when a resumed load copies every file again anyway
+        (`pipelines.resume`)."""
+        statement = super()._make_create_table(qualified_name, table)
+        if self.in_staging_dataset_mode:
+            return statement.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        return statement
+
     def create_load_job(
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
     ) -> LoadJob:

@@ -1,0 +1,81 @@
+"""Postgres loads by COPY (`destinations.postgres_copy`): a large file bound for staging is copied in parts
+at once, which commit together, and times land as the instants they were, whatever the session's zone."""
+
+from pathlib import Path
+from urllib.parse import quote
+
+import pendulum
+import pytest
+
+from destinations import Target, postgres_copy
+from sources.instantly import settings
+from sources.simulator import Simulator, World
+from tests.conftest import POSTGRES_URL, SMALL_WORLD, Warehouse
+
+LEADS = 1_500
+ROWS_PER_ROW_GROUP = 500  # the leads file holds three row groups
+
+
+@pytest.fixture
+def world() -> World:
+    return World(seed=11, sizes={**SMALL_WORLD, "leads": LEADS})
+
+
+@pytest.fixture
+def parts_copied(monkeypatch) -> list[list[int]]:
+    """Every file with several row groups is copied in parts; the row groups of each part copied beside the
+    job's own."""
+    monkeypatch.setattr(settings, "ARROW_BATCH_ITEMS", ROWS_PER_ROW_GROUP)
+    monkeypatch.setenv("DATA_WRITER__BUFFER_MAX_ITEMS", str(ROWS_PER_ROW_GROUP))  # each batch written alone
+    monkeypatch.setattr(postgres_copy, "PARALLEL_COPY_MIN_ROWS", 1)
+    parts: list[list[int]] = []
+    start = postgres_copy._CopyThread.__init__
+
+    def recorded(self, connection, copy, path, row_groups):
+        parts.append(row_groups)
+        start(self, connection, copy, path, row_groups)
+
+    monkeypatch.setattr(postgres_copy._CopyThread, "__init__", recorded)
+    return parts
+
+
+def lead_rows(warehouse: Warehouse) -> tuple[int, int]:
+    return warehouse.query("select count(*), count(distinct id) from {ds}.leads")[0]
+
+
+def test_a_large_file_is_copied_in_parts_and_every_row_lands_once(postgres_warehouse, parts_copied):
+    postgres_warehouse.sync(resources=["leads"])
+    assert parts_copied, "no file was copied in parts"
+    assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
+
+
+def test_a_part_that_fails_rolls_back_every_part_and_the_retry_lands_each_row_once(
+    postgres_warehouse, parts_copied, monkeypatch
+):
+    failures = []
+    copy_part = postgres_copy._CopyThread.run
+
+    def fails_once(self):
+        if not failures:
+            failures.append(self)
+            self.error = ConnectionError("the part's connection dropped")
+            return
+        copy_part(self)
+
+    monkeypatch.setattr(postgres_copy._CopyThread, "run", fails_once)
+    postgres_warehouse.sync(resources=["leads"])  # dlt retries the job: the job's own part rolled back too
+    assert failures
+    assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
+
+
+def test_times_land_as_the_same_instants_whatever_the_sessions_time_zone(
+    tmp_path: Path, simulator: Simulator, world: World, postgres_dataset: str, parts_copied
+):
+    in_new_york = f"{POSTGRES_URL}?options={quote('-cTimeZone=America/New_York')}"
+    target = Target(destination="postgres", dataset=postgres_dataset, postgres_credentials=in_new_york)
+    warehouse = Warehouse(target, str(tmp_path / "pipelines"), simulator)
+    warehouse.sync(resources=["leads"])
+    assert warehouse.query("show timezone") == [("America/New_York",)]
+    loaded = dict(warehouse.query("select id, timestamp_created from {ds}.leads"))
+    expected = {item["id"]: pendulum.parse(item["timestamp_created"]) for item in world.items("leads")}
+    assert loaded == expected
