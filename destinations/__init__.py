@@ -126,17 +126,14 @@ def opening(target: Target) -> Iterator[None]:
 
 @contextmanager
 def duckdb_open(target: Target) -> Iterator[None]:
-    """A DuckDB target's database open for the whole block (nothing for Postgres), its checkpoints batching
-    the compaction of row groups (`duckdb_vacuum`).
+    """A DuckDB target's database open for the whole block, its checkpoints batching the compaction of row
+    groups (`duckdb_vacuum`).
 
     dlt opens and closes the file per client and per load job, and the close that leaves it without
     connections checkpoints the file: several times per load, each slower as the file grows. Connections
     to an open file share its instance, so within the block they open and close for nothing, and the end of
     the block checkpoints once. The connection is dlt's own (`borrow_conn`): it opens the file with the
     settings dlt would."""
-    if target.destination != "duckdb":
-        yield
-        return
     with opening(target):
         credentials = target.credentials()
         connection = credentials.conn_pool.borrow_conn()
