@@ -14,6 +14,7 @@ commits would leave some rows in staging; the repeat of the job then fails on th
 """
 
 import io
+import logging
 import queue
 import threading
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ CSV_CHUNKS_AHEAD = 2
 PARALLEL_COPY_MIN_ROWS = 50_000
 COPY_STREAMS = 2
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+logger = logging.getLogger(__name__)
 
 
 class _CsvStream(io.RawIOBase):
@@ -102,7 +104,10 @@ class ParquetCopyJob(RunnableLoadJob, HasFollowupJobs):
                 _copy(cursor, copy, self._file_path, None)
                 return
             with ExitStack() as others:
-                connections = [others.enter_context(closing(self._connect())) for _ in parts[1:]]
+                connections = self._connect_others(others, len(parts) - 1)
+                if not connections:
+                    _copy(cursor, copy, self._file_path, None)
+                    return
                 threads = [
                     _CopyThread(connection, copy, self._file_path, part)
                     for connection, part in zip(connections, parts[1:], strict=True)
@@ -127,11 +132,25 @@ class ParquetCopyJob(RunnableLoadJob, HasFollowupJobs):
             return [None]
         return [list(range(start, groups, COPY_STREAMS)) for start in range(COPY_STREAMS)]
 
-    def _connect(self) -> "psycopg2.extensions.connection":
+    def _connect_others(self, stack: ExitStack, count: int) -> list[Any]:
+        """`count` more connections, closed with `stack`; none when the server refuses one (its
+        `max_connections` reached, say): the file is then copied in one stream, as a smaller one is."""
         credentials = self._job_client.config.credentials
-        return psycopg2.connect(
-            dsn=credentials.to_native_representation(), connect_timeout=credentials.connect_timeout
-        )
+        connections = []
+        try:
+            for _ in range(count):
+                connection = psycopg2.connect(
+                    dsn=credentials.to_native_representation(), connect_timeout=credentials.connect_timeout
+                )
+                connections.append(stack.enter_context(closing(connection)))
+        except psycopg2.OperationalError as exc:
+            logger.warning(
+                "instantly-sync: copying %s in one stream: no second connection to Postgres (%s)",
+                self.load_table_name,
+                " ".join(str(exc).split()),
+            )
+            return []
+        return connections
 
 
 class _CopyThread(threading.Thread):

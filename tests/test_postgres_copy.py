@@ -1,10 +1,12 @@
 """Postgres loads by COPY (`destinations.postgres_copy`): a large file bound for staging is copied in parts
 at once, which commit together, and times land as the instants they were, whatever the session's zone."""
 
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pendulum
+import psycopg2
 import pytest
 
 from destinations import Target, postgres_copy
@@ -79,3 +81,20 @@ def test_times_land_as_the_same_instants_whatever_the_sessions_time_zone(
     loaded = dict(warehouse.query("select id, timestamp_created from {ds}.leads"))
     expected = {item["id"]: pendulum.parse(item["timestamp_created"]) for item in world.items("leads")}
     assert loaded == expected
+
+
+def test_a_file_is_copied_in_one_stream_when_postgres_refuses_a_second_connection(
+    postgres_warehouse, parts_copied, monkeypatch
+):
+    connect = psycopg2.connect
+
+    def refused_to_the_copy(*args, **kwargs):
+        """Connections for dlt's own clients open; those for the copy's parts are refused."""
+        if sys._getframe(1).f_globals["__name__"] == postgres_copy.__name__:
+            raise psycopg2.OperationalError("FATAL: sorry, too many clients already")
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg2, "connect", refused_to_the_copy)
+    postgres_warehouse.sync(resources=["leads"])
+    assert parts_copied == []
+    assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
