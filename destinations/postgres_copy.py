@@ -100,28 +100,31 @@ class ParquetCopyJob(RunnableLoadJob, HasFollowupJobs):
         copy = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT CSV, NULL '')"
         parts = self._parts(metadata)
         with sql_client.begin_transaction(), sql_client.native_connection.cursor() as cursor:
-            if len(parts) == 1:
+            if len(parts) == 1 or not self._copy_in_parts(cursor, copy, parts):
                 _copy(cursor, copy, self._file_path, None)
-                return
-            with ExitStack() as others:
-                connections = self._connect_others(others, len(parts) - 1)
-                if not connections:
-                    _copy(cursor, copy, self._file_path, None)
-                    return
-                threads = [
-                    _CopyThread(connection, copy, self._file_path, part)
-                    for connection, part in zip(connections, parts[1:], strict=True)
-                ]
-                try:
-                    _copy(cursor, copy, self._file_path, parts[0])
-                finally:
-                    for thread in threads:
-                        thread.join()
+
+    def _copy_in_parts(self, cursor: Any, copy: str, parts: list[list[int]]) -> bool:
+        """The first part on the job's cursor, each other on a connection of its own, committed once all are
+        in; False, with nothing copied, when the server refuses another connection."""
+        with ExitStack() as others:
+            connections = self._connect_others(others, len(parts) - 1)
+            if not connections:
+                return False
+            threads = [
+                _CopyThread(connection, copy, self._file_path, part)
+                for connection, part in zip(connections, parts[1:], strict=True)
+            ]
+            try:
+                _copy(cursor, copy, self._file_path, parts[0])
+            finally:
                 for thread in threads:
-                    if thread.error is not None:
-                        raise thread.error
-                for connection in connections:  # a part that failed raised above: nothing commits
-                    connection.commit()
+                    thread.join()
+            for thread in threads:
+                if thread.error is not None:
+                    raise thread.error
+            for connection in connections:  # a part that failed raised above: nothing commits
+                connection.commit()
+        return True
 
     def _parts(self, metadata: Any) -> list[list[int] | None]:
         """The row groups each COPY streams: all in one, or split in `COPY_STREAMS` for a large file bound
