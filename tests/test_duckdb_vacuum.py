@@ -64,3 +64,13 @@ def test_the_database_vacuums_as_usual_outside_turns(target):
         assert connection.execute("select current_setting('max_vacuum_tasks')").fetchone()[0] == 0
     with duckdb.connect(target.duckdb_path) as connection:
         assert connection.execute("select current_setting('max_vacuum_tasks')").fetchone()[0] > 0
+
+
+def test_a_compaction_check_that_fails_leaves_the_turns_rows_and_the_turn_ends(target, monkeypatch):
+    def unreadable(connection, schema, table):
+        raise duckdb.IOException("storage info unreadable")
+
+    monkeypatch.setattr(duckdb_vacuum, "row_groups", unreadable)
+    append_in_a_turn(target, 0)
+    with duckdb.connect(target.duckdb_path, read_only=True) as connection:
+        assert connection.execute("select count(*) from appended").fetchone() == (ROWS_PER_TURN,)
