@@ -111,16 +111,22 @@ def _client(simulator: Simulator, limiter: WorkspaceLimiter) -> InstantlyClient:
 
 
 def _hammer(simulator: Simulator, limiter: WorkspaceLimiter, names: list[str], seconds: float) -> None:
-    """One thread per endpoint name, each fetching its first page over and over for `seconds`."""
-    deadline = time.monotonic() + seconds
+    """One thread per endpoint name, each fetching its first page over and over for `seconds`.
 
-    def worker(name: str) -> None:
+    The clients are made before the clock starts and the threads start together: a thread still making its
+    client while another hammers would leave one endpoint alone in the first window."""
+    clients = [_client(simulator, limiter) for _ in names]
+    deadline: list[float] = []
+    start = threading.Barrier(len(names), action=lambda: deadline.append(time.monotonic() + seconds))
+
+    def worker(name: str, client: InstantlyClient) -> None:
         endpoint = ENDPOINTS_BY_NAME[name]
-        with _client(simulator, limiter) as client:
-            while time.monotonic() < deadline:
+        with client:
+            start.wait()
+            while time.monotonic() < deadline[0]:
                 client.fetch_page(endpoint, {}, None, ResourceStats())
 
-    threads = [threading.Thread(target=worker, args=(name,)) for name in names]
+    threads = [threading.Thread(target=worker, args=pair) for pair in zip(names, clients, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
