@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pendulum
 import psycopg2
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from destinations import Target, postgres_copy
 from sources.instantly import settings
@@ -97,4 +98,29 @@ def test_a_file_is_copied_in_one_stream_when_postgres_refuses_a_second_connectio
     monkeypatch.setattr(psycopg2, "connect", refused_to_the_copy)
     postgres_warehouse.sync(resources=["leads"])
     assert parts_copied == []
+    assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
+
+
+def test_a_connection_lost_after_another_part_committed_duplicates_no_row_by_the_next_run(
+    postgres_warehouse, parts_copied, monkeypatch
+):
+    """The other parts commit before the job's own: its connection dying between leaves their rows in
+    staging, where a repeat of the job would copy them again."""
+    copy_in_parts = postgres_copy.ParquetCopyJob._copy_in_parts
+    lost = []
+
+    def connection_lost_once_the_others_committed(self, cursor, copy, parts):
+        copied = copy_in_parts(self, cursor, copy, parts)
+        if copied and not lost:
+            lost.append(self.load_table_name)
+            cursor.execute("select pg_terminate_backend(pg_backend_pid())")
+        return copied
+
+    monkeypatch.setattr(
+        postgres_copy.ParquetCopyJob, "_copy_in_parts", connection_lost_once_the_others_committed
+    )
+    with pytest.raises(PipelineStepFailed, match="leads__dlt_id_key"):  # the repeats hit the committed part
+        postgres_warehouse.sync(resources=["leads"])
+    assert lost == ["leads"]
+    postgres_warehouse.sync(resources=["leads"])  # loads the pending package first, from empty staging
     assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
