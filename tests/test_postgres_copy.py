@@ -1,7 +1,10 @@
 """Postgres loads by COPY (`destinations.postgres_copy`): a large file bound for staging is copied in parts
-at once, which commit together, and times land as the instants they were, whatever the session's zone."""
+at once, which commit together; a connection lost on the way loses and repeats no row; and times land as the
+instants they were, whatever the session's zone."""
 
 import sys
+import time
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -123,4 +126,34 @@ def test_a_connection_lost_after_another_part_committed_duplicates_no_row_by_the
         postgres_warehouse.sync(resources=["leads"])
     assert lost == ["leads"]
     postgres_warehouse.sync(resources=["leads"])  # loads the pending package first, from empty staging
+    assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
+
+
+def test_a_copy_whose_backend_the_server_ends_is_repeated_and_lands_each_row_once(
+    postgres_warehouse, parts_copied, monkeypatch, postgres_dataset
+):
+    """The server ends a backend during its COPY, as a restart or an idle-session killer would: dlt
+    repeats the job on a new connection, and what the cut-off COPY had sent was never committed."""
+    read = postgres_copy._CsvStream.readinto
+    cut_off: list[int] = []
+
+    def server_ends_a_copy(self, buffer):
+        """On the first read of a COPY, once its backend shows it, end that backend."""
+        if not cut_off:
+            with closing(psycopg2.connect(POSTGRES_URL)) as admin, admin.cursor() as cursor:
+                admin.autocommit = True
+                for _ in range(100):
+                    cursor.execute(
+                        "select pid from pg_stat_activity where query ilike %s and pg_terminate_backend(pid)",
+                        (f'copy "{postgres_dataset}%',),
+                    )
+                    cut_off.extend(pid for (pid,) in cursor.fetchall())
+                    if cut_off:
+                        break
+                    time.sleep(0.02)
+        return read(self, buffer)
+
+    monkeypatch.setattr(postgres_copy._CsvStream, "readinto", server_ends_a_copy)
+    postgres_warehouse.sync(resources=["leads"])
+    assert cut_off
     assert lead_rows(postgres_warehouse) == (LEADS, LEADS)
