@@ -16,6 +16,7 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -51,6 +52,8 @@ class WorkerDied:
     """What a task gets instead of its result when its worker process ended in the middle of it."""
 
     reason: str  # "killed by SIGKILL", "exit code 1"
+    started_at: datetime  # when the worker was handed the task
+    ended_at: datetime  # when its death was seen
 
 
 def run_in_workers(work: Callable[[Any], Any], tasks: list[Any], jobs: int) -> list[Any]:
@@ -58,6 +61,7 @@ def run_in_workers(work: Callable[[Any], Any], tasks: list[Any], jobs: int) -> l
     a `WorkerDied` for each task whose worker died. `work` and the tasks and results must pickle."""
     context = multiprocessing.get_context(START_METHOD)
     results: list[Any] = [None] * len(tasks)
+    started_at: list[datetime | None] = [None] * len(tasks)
     waiting = deque(range(len(tasks)))
     idle: list[_Worker] = []
     busy: list[tuple[_Worker, int]] = []
@@ -67,6 +71,7 @@ def run_in_workers(work: Callable[[Any], Any], tasks: list[Any], jobs: int) -> l
                 worker = idle.pop() if idle else _Worker.start(context, work)
                 index = waiting.popleft()
                 worker.connection.send(tasks[index])
+                started_at[index] = datetime.now(UTC)
                 busy.append((worker, index))
             ready = set(wait([handle for worker, _ in busy for handle in worker.handles]))
             for worker, index in [(w, i) for w, i in busy if ready.intersection(w.handles)]:
@@ -74,7 +79,7 @@ def run_in_workers(work: Callable[[Any], Any], tasks: list[Any], jobs: int) -> l
                 try:
                     results[index] = worker.connection.recv()
                 except EOFError:  # its end of the pipe closed: the process is gone
-                    results[index] = WorkerDied(worker.end())
+                    results[index] = WorkerDied(worker.end(), started_at[index], datetime.now(UTC))
                 else:
                     idle.append(worker)
     finally:

@@ -196,7 +196,7 @@ def _sync_in_workers(runs: list[WorkspaceRun], options: SyncOptions, jobs: int) 
                 "last checkpoint",
                 ExitCode.FAILED,
             )
-            run.finished_at = datetime.now(UTC)
+            run.started_at, run.finished_at = outcome.started_at, outcome.ended_at
             outcome = run
         elif outcome.result is not None:
             outcome.result.pipeline = make_pipeline(outcome.target, options.pipelines_dir)

@@ -4,15 +4,18 @@ alone; `--jobs 1` syncs them one after another in the command's process."""
 
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from destinations import Target
+from pipelines.jobs import run_in_workers
 from pipelines.messages import ExitCode
 from pipelines.runs import RUNS_COLUMNS, run_rows
 from sources.instantly.endpoints import ENDPOINTS_BY_NAME
@@ -197,6 +200,22 @@ def test_a_bad_jobs_value_is_a_configuration_error_naming_the_setting(simulators
     assert done.returncode == ExitCode.CONFIG
     assert "--jobs" in done.stderr and "sources.instantly.jobs" in done.stderr and repr(value) in done.stderr
     assert not any(sim.requests for sim in simulators.values())  # found before anything moved
+
+
+def nap_or_die(task: float | str) -> float:
+    """A worker's task (module level: a spawned worker imports it): nap `task` seconds, or die if "die"."""
+    if task == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(task)
+    return task
+
+
+def test_a_task_whose_worker_dies_is_timed_from_when_a_worker_took_it_to_its_death():
+    queued = datetime.now(UTC)
+    napped, died = run_in_workers(nap_or_die, [0.5, "die"], jobs=1)
+    assert napped == 0.5
+    assert died.reason == "killed by SIGKILL"
+    assert queued + timedelta(seconds=0.5) <= died.started_at <= died.ended_at <= datetime.now(UTC)
 
 
 def _base_env() -> dict[str, str]:
