@@ -16,6 +16,7 @@ import dlt
 
 from destinations import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH, DESTINATIONS, Target, models
 from sources.instantly import settings
+from sources.instantly.errors import ConfigError
 
 from . import freshness, report, webhooks
 from .lock import datasets_locked
@@ -186,6 +187,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
+    if settings.WEBHOOKS_PUSHED_TABLE in args.resources:
+        raise ConfigError(
+            f"{settings.WEBHOOKS_PUSHED_TABLE} is not reset: it holds what `webhooks serve` received, "
+            "which no sync can fetch again (drop the table yourself if you mean to lose it)"
+        )
     names = list(selected_resources(args.resources))
     targets = [target for _, target in _workspace_targets(args)]
     pipelines_dir = args.pipelines_dir or dlt.common.pipeline.get_dlt_pipelines_dir()

@@ -54,6 +54,14 @@ def test_reset_of_an_unknown_resource_exits_2_naming_the_known_ones(tmp_path, cl
     assert "leeds" in done.stderr and "leads" in done.stderr
 
 
+def test_reset_refuses_the_pushed_webhook_events_which_no_sync_can_fetch_again(tmp_path, cli_env, world):
+    run_cli(*cli_args(tmp_path, "--resources", "leads"), env=cli_env, cwd=tmp_path)
+    done = run_cli(*reset_args(tmp_path, "leads", "webhook_events_pushed"), env=cli_env, cwd=tmp_path)
+    assert done.returncode == ExitCode.CONFIG
+    assert "webhook_events_pushed is not reset" in done.stderr and "webhooks serve" in done.stderr
+    assert Reader("duckdb", str(tmp_path / "w.duckdb")).count_rows("leads") == len(world.items("leads"))
+
+
 def test_reset_before_any_sync_says_there_is_nothing_to_reset(tmp_path, cli_env):
     done = run_cli(*reset_args(tmp_path, "leads"), env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
