@@ -7,6 +7,7 @@ CI sweeps one seed; `FAULT_SWEEP_SEEDS=20 pytest tests/test_fault_sweep.py` swee
 """
 
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import pytest
 
 from destinations import Target
 from pipelines.sync import make_pipeline
-from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Kind, Strategy
+from sources.instantly.endpoints import ENDPOINTS, ENDPOINTS_BY_NAME, Endpoint, Kind, Strategy
 from sources.instantly.settings import PAGE_REASKS
 from sources.simulator import Fault, Simulator, World
 from sources.simulator.faults import KINDS
@@ -31,8 +32,17 @@ TIMEOUT = 0.5
 SYNC_ARGS = {"request_timeout_seconds": TIMEOUT, "emails_requests_per_minute": 10_000, "max_attempts": 4}
 
 
+def _requests_to(endpoint: Endpoint) -> str:
+    """The fault path matching every request to the endpoint and no other's: any value for each `{param}`."""
+    return re.sub(r"\{\w+\}", "*", endpoint.path)
+
+
+# the fan-outs that name their parent in the path: a parent deleted mid-sync answers 404 there
+PER_PARENT_PATHS = [_requests_to(e) for e in ENDPOINTS if e.fan_out and "{" in e.path]
+
+
 def _one_endpoint(seed: int) -> str:
-    return ENDPOINTS[seed % len(ENDPOINTS)].path.split("{")[0] + "*"
+    return _requests_to(ENDPOINTS[seed % len(ENDPOINTS)])
 
 
 # Each kind's faults for a seed: spread over every request, or lasting a whole run on one endpoint.
@@ -40,13 +50,8 @@ SWEEP: dict[str, Callable[[int], list[Fault]]] = {
     "status": lambda seed: [Fault(kind="status", status=503, probability=0.2, seed=seed)],
     "endpoint_down": lambda seed: [Fault(path=_one_endpoint(seed), kind="status", status=500)],
     "parents_gone": lambda seed: [
-        Fault(
-            path="/api/v2/account-campaign-mappings/*",
-            kind="status",
-            status=404,
-            after_requests=seed % 5,
-            times=2,
-        )
+        Fault(path=path, kind="status", status=404, after_requests=seed % 3, times=1)
+        for path in PER_PARENT_PATHS
     ],
     # each 429 without Retry-After halves the client's pace, which recovers over a real minute
     "rate_limit": lambda seed: [Fault(kind="rate_limit", probability=0.05, seed=seed)],

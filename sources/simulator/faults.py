@@ -1,8 +1,9 @@
 """Injected failures: what the real API and its edge sometimes do, on demand.
 
-A ``Fault`` matches requests by path (exact, ``None`` for any, or a prefix ending in ``*``) and
-optionally method. Matching requests are counted; the first ``after_requests`` are spared, then the fault
-fires on ``times`` requests (or with ``probability``, from a seeded RNG; neither means every request).
+A ``Fault`` matches requests by path (exact, ``None`` for any, or a shell pattern: ``*`` stands for any
+text, slashes included, as in ``/api/v2/campaigns/*/sending-status``) and optionally method. Matching
+requests are counted; the first ``after_requests`` are spared, then the fault fires on ``times`` requests
+(or with ``probability``, from a seeded RNG; neither means every request).
 When several faults match, the first one added that fires wins.
 
 Kinds: ``status`` (error body with ``status``, default 500), ``rate_limit`` (429, optional
@@ -14,6 +15,7 @@ answer's body bytes passed through ``body``, a callable: bad data the generator 
 without their key or JSON text with lone UTF-16 surrogates).
 """
 
+import fnmatch
 import random
 import threading
 from dataclasses import dataclass, field
@@ -78,11 +80,7 @@ class Fault:
             return False
         if self.kind in CURSOR_KINDS and not has_cursor:
             return False
-        if self.path is None:
-            return True
-        if self.path.endswith("*"):
-            return path.startswith(self.path[:-1])
-        return path == self.path
+        return self.path is None or fnmatch.fnmatchcase(path, self.path)
 
     def _fires(self) -> bool:
         self.seen += 1
