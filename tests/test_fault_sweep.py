@@ -165,7 +165,9 @@ def _contents(warehouse: Warehouse) -> dict[str, list[str]]:
     schema = pipeline.default_schema
     contents = {}
     with pipeline.sql_client() as client:
-        for table in sorted(name for name in schema.data_table_names() if not name.startswith("_dlt")):
+        for table in sorted(
+            name for name in schema.data_table_names(seen_data_only=True) if not name.startswith("_dlt")
+        ):
             columns = sorted(
                 c for c in schema.get_table_columns(table) if c == "_dlt_list_idx" or c[:4] != "_dlt"
             )
