@@ -72,13 +72,17 @@ def target_args(tmp_path: Path, target: Target, *extra: str) -> list[str]:
 def test_workspaces_in_two_worker_processes_load_exactly_each_simulators_data_into_one_dataset(
     monkeypatch, simulators, shared_target, tmp_path
 ):
-    """Checkpoints every 0.2 s: each workspace loads in several slices, each worker opening the DuckDB file
-    again and again while the other fetches; a worker opening it out of its turn would fail on DuckDB's
-    lock."""
+    """Checkpoints every 0.2 s, and each workspace's second leads page takes longer than that: each workspace
+    loads in several slices, each worker opening the DuckDB file again and again while the other fetches; a
+    worker opening it out of its turn would fail on DuckDB's lock."""
+    for sim in simulators.values():
+        sim.faults.add(
+            Fault(path=ENDPOINTS_BY_NAME["leads"].path, kind="slow", delay=0.3, after_requests=1, times=1)
+        )
     configure(monkeypatch, simulators)
     report = sync_all(shared_target, tmp_path, jobs=2, checkpoint_seconds=0.2, max_requests_per_second=40)
     assert report.exit_code == ExitCode.OK, [run.error for run in report.workspaces]
-    assert sum(run.result.slices for run in report.workspaces) > len(simulators)  # more loads than workspaces
+    assert all(run.result.slices > 1 for run in report.workspaces)  # a workspace loads in slices
     warehouse = Warehouse(shared_target, str(tmp_path / "pipelines"), simulators["acme"])
     holds_exactly_each_workspace(warehouse, simulators)
     statuses = warehouse.query("select workspace_name, status, count(*) from {ds}.sync_runs group by 1, 2")
