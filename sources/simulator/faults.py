@@ -7,7 +7,9 @@ requests are counted; the first ``after_requests`` are spared, then the fault fi
 When several faults match, the first one added that fires wins.
 
 Kinds: ``status`` (error body with ``status``, default 500), ``rate_limit`` (429, optional
-``Retry-After``), ``slow`` (answer normally after ``delay`` seconds), ``drop`` (close the connection
+``Retry-After``), ``slow`` (answer normally after ``delay`` seconds, or as soon as the test calls
+``release()`` or ``Faults.clear()``: a long delay holds a sync mid-walk for as long as a test needs, on
+any machine), ``drop`` (close the connection
 without a response), ``truncate`` (headers and half the body, then close), ``invalid_json`` (200 with a
 body that is not JSON), ``error_200`` (200 with ``{"error": "ACC_AUTH_ERROR"}`` or ``body``),
 ``repeat_item`` (the page starts with the previous page's last item again), ``rewrite`` (the normal
@@ -74,6 +76,11 @@ class Fault:
         self.seen = 0
         self.fired = 0
         self._rng = random.Random(self.seed)
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        """Let the answers a ``slow`` fault keeps waiting (and any it slows later) go at once."""
+        self.released.set()
 
     def matches(self, method: str, path: str, has_cursor: bool = False) -> bool:
         if self.method is not None and self.method.upper() != method:
@@ -113,7 +120,10 @@ class Faults:
         return fault
 
     def clear(self) -> None:
+        """Deactivate every fault, releasing the answers a ``slow`` one keeps waiting."""
         with self._lock:
+            for fault in self._faults:
+                fault.release()
             self._faults.clear()
 
     def __iter__(self):  # noqa: ANN204 - a snapshot for inspection

@@ -365,6 +365,7 @@ def _mangle(response: Response, fault: Fault, cursor: str | None) -> None:
     response.fault = fault.kind
     if fault.kind == "slow":
         response.delay = fault.delay
+        response.released = fault.released
     elif fault.kind == "truncate":
         response.action = "truncate"
     elif fault.kind == "invalid_json":

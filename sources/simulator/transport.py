@@ -29,6 +29,8 @@ class Response:
     action: str | None = None
     """``drop`` (close without answering) or ``truncate`` (half the body, then close)."""
     delay: float = 0.0
+    released: threading.Event | None = None
+    """Set when a delayed answer may go before its ``delay`` is up."""
     clock: Callable[[], datetime] | None = None
     """The clock for the ``Date`` header (the world's)."""
     fault: str | None = None
@@ -130,7 +132,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         response = self.server.app(method, self.path, self.request_headers, self._read_body())
-        if response.delay:
+        if response.released is not None:
+            response.released.wait(response.delay)
+        elif response.delay:
             time.sleep(response.delay)
         if response.action == "drop":
             self.close_connection = True

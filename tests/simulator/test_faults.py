@@ -1,5 +1,6 @@
 """Injected faults: each kind behaves as its name says, and fires exactly when told to."""
 
+import threading
 import time
 
 import httpx
@@ -64,6 +65,20 @@ def test_slow_fault_delays_a_normal_answer(api, sim):
     started = time.perf_counter()
     assert get_page(api, "/api/v2/campaigns")["items"]
     assert time.perf_counter() - started >= 0.3
+
+
+def test_a_slow_answer_goes_at_once_when_the_faults_are_cleared(api, sim):
+    held = sim.faults.add(Fault(path="/api/v2/campaigns", kind="slow", delay=30, times=1))
+    answer: list[dict] = []
+    asking = threading.Thread(target=lambda: answer.append(get_page(api, "/api/v2/campaigns")))
+    asking.start()
+    while not held.fired:
+        time.sleep(0.005)
+    time.sleep(0.1)
+    assert not answer  # held
+    sim.faults.clear()
+    asking.join(timeout=5)
+    assert answer and answer[0]["items"]
 
 
 def test_repeat_item_fault_starts_the_page_with_the_previous_pages_last_item(api, sim, sim_world):
