@@ -16,15 +16,17 @@ WORLD = {"campaigns": 3, "accounts": 5, "leads": 1000, "emails": 100, "audit_log
 
 @pytest.fixture
 def slow_simulator() -> Simulator:
-    """Every answer takes 0.3 s: a sync walks 10 pages of leads for 3 s, while a second process starts."""
+    """A workspace whose first leads page is held until the test clears the faults: a sync stays mid-walk
+    for as long as a second process takes to start, on any machine."""
     with Simulator(World(seed=9, sizes=WORLD)) as simulator:
-        simulator.faults.add(Fault(kind="slow", delay=0.3))
+        simulator.faults.add(Fault(path="/api/v2/leads/list", kind="slow", delay=50, times=1))
         yield simulator
 
 
-def start_and_wait_for_requests(args: list[str], env: dict[str, str], workdir, simulator) -> SyncProcess:
+def start_and_wait_until_held(args: list[str], env: dict[str, str], workdir, simulator) -> SyncProcess:
+    """Start a sync and return once the simulator is holding its leads page."""
     first = SyncProcess(args, env, workdir).start()
-    while not simulator.requests:
+    while not any(fault.fired for fault in simulator.faults):
         assert first.running, first.stderr
         time.sleep(0.01)
     return first
@@ -41,15 +43,13 @@ def test_a_second_run_on_the_same_pipeline_exits_4_at_once_and_the_first_finishe
 ):
     args = run_args(tmp_path, "--resources", CORE_RESOURCES)
     env = cli_env(slow_simulator)
-    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
-    started = time.monotonic()
+    first = start_and_wait_until_held(args, env, tmp_path, slow_simulator)
     second = run_to_end(args, env, tmp_path)
     assert first.running  # the second one did not wait for it
     slow_simulator.faults.clear()
     assert second.process.returncode == 4
     assert second.stderr.startswith("instantly-sync: error: another sync is running")
     assert "--wait" in second.stderr and len(second.stderr.strip().splitlines()) == 1
-    assert time.monotonic() - started < 10
     assert first.wait() == 0, first.stderr
     assert_warehouse_holds_the_workspace(tmp_path, slow_simulator.world)
     assert run_to_end(args, env, tmp_path).process.returncode == 0  # state and file still good
@@ -57,7 +57,7 @@ def test_a_second_run_on_the_same_pipeline_exits_4_at_once_and_the_first_finishe
 
 def test_a_second_run_into_the_same_duckdb_file_from_another_pipelines_dir_exits_4(tmp_path, slow_simulator):
     env = cli_env(slow_simulator)
-    first = start_and_wait_for_requests(
+    first = start_and_wait_until_held(
         run_args(tmp_path, "--resources", CORE_RESOURCES), env, tmp_path, slow_simulator
     )
     other = run_args(tmp_path, "--resources", CORE_RESOURCES)
@@ -73,12 +73,12 @@ def test_a_second_run_into_the_same_duckdb_file_from_another_pipelines_dir_exits
 def test_a_second_run_with_wait_starts_when_the_first_ends_and_syncs_too(tmp_path, slow_simulator):
     args = run_args(tmp_path, "--resources", CORE_RESOURCES)
     env = cli_env(slow_simulator)
-    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
+    first = start_and_wait_until_held(args, env, tmp_path, slow_simulator)
     second = SyncProcess([*args, "--wait"], env, tmp_path).start()
     while "waiting for it to finish" not in second.stderr:
         assert first.running, "the first run ended before the second one started waiting"
         time.sleep(0.01)
-    slow_simulator.faults.clear()  # the first run finishes sooner; the second one is waiting
+    slow_simulator.faults.clear()  # the first run goes on; the second one is waiting
     assert first.wait() == 0, first.stderr
     assert second.wait() == 0, second.stderr
     assert "1 of 1 workspace(s) synced" in second.stdout
@@ -101,7 +101,7 @@ def test_a_second_postgres_run_from_another_pipelines_dir_into_the_same_dataset_
     args = run_args(
         tmp_path, "--resources", CORE_RESOURCES, "--dataset", postgres_dataset, destination="postgres"
     )
-    first = start_and_wait_for_requests(args, env, tmp_path, slow_simulator)
+    first = start_and_wait_until_held(args, env, tmp_path, slow_simulator)
     other = list(args)
     other[other.index("--pipelines-dir") + 1] = str(tmp_path / "another-machine")
     second = run_to_end(other, env, tmp_path)
@@ -137,7 +137,7 @@ def test_runs_of_two_workspaces_into_one_dataset_sync_side_by_side_from_two_mach
         args = run_args(
             tmp_path, "--resources", CORE_RESOURCES, "--dataset", dataset, destination=destination
         )
-        first = start_and_wait_for_requests([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
+        first = start_and_wait_until_held([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
         other = [*args, "--workspaces", "quick"]
         other[other.index("--pipelines-dir") + 1] = str(tmp_path / "another-machine")
         second = run_to_end(other, env, tmp_path)
@@ -156,7 +156,7 @@ def test_a_reset_while_a_workspace_syncs_into_the_dataset_exits_4(tmp_path, slow
     with Simulator(World(seed=10, sizes=WORLD)) as quick:
         env = _two_workspaces_env(slow_simulator, quick)
         args = run_args(tmp_path, "--resources", CORE_RESOURCES)
-        first = start_and_wait_for_requests([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
+        first = start_and_wait_until_held([*args, "--workspaces", "slow"], env, tmp_path, slow_simulator)
         reset = ["reset", "--pipelines-dir", str(tmp_path / "pipelines"), "--duckdb-path"]
         reset += [str(tmp_path / "warehouse.duckdb"), "--workspaces", "quick", "leads"]
         second = run_to_end(reset, env, tmp_path)
