@@ -110,21 +110,34 @@ def _client(simulator: Simulator, limiter: WorkspaceLimiter) -> InstantlyClient:
     return InstantlyClient(simulator.base_url, simulator.api_key, limiter, retry)
 
 
-def _hammer(simulator: Simulator, limiter: WorkspaceLimiter, names: list[str], seconds: float) -> None:
-    """One thread per endpoint name, each fetching its first page over and over for `seconds`.
+def _hammer(
+    simulator: Simulator,
+    limiter: WorkspaceLimiter,
+    names: list[str],
+    seconds: float,
+    after: Fault | None = None,
+) -> None:
+    """One thread per endpoint name, each fetching its first page over and over for `seconds`, counted from
+    when `after` first fires if given (a slower machine reaches it later, and must still hammer past it).
 
     The clients are made before the clock starts and the threads start together: a thread still making its
     client while another hammers would leave one endpoint alone in the first window."""
     clients = [_client(simulator, limiter) for _ in names]
     deadline: list[float] = []
-    start = threading.Barrier(len(names), action=lambda: deadline.append(time.monotonic() + seconds))
+    # a fault that never fires still ends the hammering, and then the test's assertions fail
+    first_deadline = seconds if after is None else 60.0
+    start = threading.Barrier(len(names), action=lambda: deadline.append(time.monotonic() + first_deadline))
 
     def worker(name: str, client: InstantlyClient) -> None:
         endpoint = ENDPOINTS_BY_NAME[name]
+        clock_started = after is None
         with client:
             start.wait()
             while time.monotonic() < deadline[0]:
                 client.fetch_page(endpoint, {}, None, ResourceStats())
+                if not clock_started and after.fired:
+                    clock_started = True
+                    deadline[0] = min(deadline[0], time.monotonic() + seconds)
 
     threads = [threading.Thread(target=worker, args=pair) for pair in zip(names, clients, strict=True)]
     for thread in threads:
@@ -162,10 +175,10 @@ def test_retry_after_pauses_every_concurrent_request_of_its_class():
     # class may reach the server in that time, whichever endpoint it is for
     limiter = WorkspaceLimiter(ClientLimits(time_scale=60))
     with Simulator(World(seed=5, sizes={"campaigns": 3, "accounts": 3, "lead_lists": 3})) as simulator:
-        simulator.faults.add(
+        throttle = simulator.faults.add(
             Fault(path=CAMPAIGNS_PATH, kind="rate_limit", retry_after=30, after_requests=30, times=1)
         )
-        _hammer(simulator, limiter, ["campaigns", "accounts", "lead_lists"], seconds=1.5)
+        _hammer(simulator, limiter, ["campaigns", "accounts", "lead_lists"], seconds=1.5, after=throttle)
         records = simulator.requests
     times = [r.time for r in records]
     throttled = next(r.time for r in records if r.status == 429)
@@ -179,10 +192,10 @@ def test_retry_after_pauses_every_concurrent_request_of_its_class():
 def test_retry_after_on_emails_pauses_emails_only():
     limiter = WorkspaceLimiter(ClientLimits(emails_requests_per_minute=6000, time_scale=60))
     with Simulator(World(seed=6, sizes={"campaigns": 3, "emails": 20})) as simulator:
-        simulator.faults.add(
+        throttle = simulator.faults.add(
             Fault(path=EMAILS_PATH, kind="rate_limit", retry_after=30, after_requests=10, times=1)
         )
-        _hammer(simulator, limiter, ["emails", "campaigns"], seconds=1.2)
+        _hammer(simulator, limiter, ["emails", "campaigns"], seconds=1.2, after=throttle)
         records = simulator.requests
     throttled = next(r.time for r in records if r.status == 429)
     emails = [r.time for r in records if r.path == EMAILS_PATH]
