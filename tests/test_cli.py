@@ -68,7 +68,7 @@ def test_a_run_stopped_midway_names_the_failure_and_what_to_do_never_that_the_pr
     than dlt waits for its extract threads to stop (2 s): dlt then logs that the process "will most probably
     lock indefinitely"."""
 
-    slow = Fault(path="/api/v2/audit-logs", kind="slow", delay=3, times=1)
+    slow = Fault(path="/api/v2/audit-logs", kind="slow", delay=5, times=1)
 
     def revoke_the_key_once_audit_logs_waits(body: bytes) -> bytes:
         waiting = time.monotonic() + 10

@@ -85,6 +85,9 @@ def test_search_finds_the_key_where_it_is_compressed(tmp_path):
 def test_key_is_in_no_file_or_output_after_a_crash_a_failed_run_and_a_resumed_run(tmp_path, simulator):
     args = run_args(tmp_path, "--resources", CORE_RESOURCES)
     env = cli_env(simulator, checkpoint_seconds=0.1, max_attempts=2)
+    # the second leads page outlasts the checkpoint: the crashed run loads in slices, so it is still
+    # running after the first load however fast the machine
+    simulator.faults.add(Fault(path="/api/v2/leads/list", kind="slow", delay=0.3, after_requests=1, times=1))
     simulator.faults.add(Fault(kind="slow", delay=0.03))
     crashed = SyncProcess(args, env, tmp_path).start()
     assert kill_during(crashed, "load", simulator, random.Random(3)) is not None
