@@ -3,6 +3,8 @@ dataset (rows and keys carry `workspace_id`) or one dataset each; a failing work
 
 import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -23,6 +25,7 @@ from .conftest import FAST_RETRIES, Warehouse, cli_args, run_cli
 from .test_ratelimit import _max_in_any_window
 
 RESOURCES = ["campaigns", "accounts", "leads"]
+LEADS_PATH = "/api/v2/leads/list"
 SIZES = {"campaigns": 3, "accounts": 4, "leads": 150, "emails": 20, "audit_logs": 10}
 
 
@@ -133,6 +136,14 @@ def test_a_workspace_with_a_bad_key_fails_alone_and_the_report_names_it(
     assert statuses == [("acme", "ok", 3), ("beta", "failed", 3), ("gamma", "ok", 3)]
 
 
+def _release_once_all_fired(faults: list[Fault], timeout: float = 50) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(fault.fired for fault in faults) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for fault in faults:
+        fault.release()
+
+
 def test_each_workspace_is_paced_by_its_own_limiter_and_all_run_at_once(monkeypatch, tmp_path):
     """With 5 requests/s allowed, each workspace stays within 5/s, and together they exceed it: the limits
     are per workspace, and the workspaces sync in parallel (three worker processes, more than the cores)."""
@@ -146,6 +157,13 @@ def test_each_workspace_is_paced_by_its_own_limiter_and_all_run_at_once(monkeypa
             )
             for name, seed in (("acme", 41), ("beta", 42), ("gamma", 43))
         }
+        # each workspace's first leads page waits until all three have asked for theirs: the walks overlap
+        # however far apart the worker processes started
+        holds = [
+            sim.faults.add(Fault(path=LEADS_PATH, kind="slow", delay=50, times=1))
+            for sim in simulators.values()
+        ]
+        threading.Thread(target=_release_once_all_fired, args=(holds,), daemon=True).start()
         configure(monkeypatch, simulators)
         report = sync_all(duckdb_target(tmp_path), tmp_path, jobs=3, max_requests_per_second=5)
         times = {name: [r.time for r in sim.requests] for name, sim in simulators.items()}
