@@ -10,6 +10,7 @@ from .killing import CORE_RESOURCES, Reader, cli_env, run_args, run_to_end
 RESOURCES = CORE_RESOURCES.split(",")
 LEADS_PATH = "/api/v2/leads/list"
 EMAILS_PATH = "/api/v2/emails"
+REQUEST_TIMEOUT = 3.0
 
 
 def storm() -> list[Fault]:
@@ -17,8 +18,9 @@ def storm() -> list[Fault]:
     return [
         # a burst of 429s with Retry-After, on the busiest endpoint
         Fault(path=LEADS_PATH, kind="rate_limit", retry_after=0.05, after_requests=1, times=3),
-        # slower than the client's timeout
-        Fault(path="/api/v2/campaigns", kind="slow", delay=1.5, times=1),
+        # slower than the client's timeout (which is long enough that a busy machine's normal answers
+        # never reach it: every retry counted is a fault's)
+        Fault(path="/api/v2/campaigns", kind="slow", delay=REQUEST_TIMEOUT + 0.5, times=1),
         # the connection drops before an answer, and in the middle of the body
         Fault(path="/api/v2/accounts", kind="drop", times=1),
         Fault(path=EMAILS_PATH, kind="truncate", times=1),
@@ -36,7 +38,7 @@ def test_all_transient_faults_in_one_run_still_load_every_item_exactly_once(ware
     faults = [simulator.faults.add(fault) for fault in storm()]
     result = warehouse.sync(
         resources=RESOURCES,
-        request_timeout_seconds=1.0,
+        request_timeout_seconds=REQUEST_TIMEOUT,
         checkpoint_seconds=0,
         emails_requests_per_minute=10_000,
     )
