@@ -21,10 +21,13 @@ from .settings import MAX_TABLE_NESTING
 _SCALAR_TYPES = {"string": "text", "boolean": "bool", "integer": "bigint"}
 
 
-def _base_type(prop: dict[str, Any]) -> str | None:
+def _types(prop: dict[str, Any]) -> list[str]:
     declared = prop.get("type")
-    types = [declared] if isinstance(declared, str) else list(declared or [])
-    types = [t for t in types if t != "null"]
+    return [declared] if isinstance(declared, str) else list(declared or [])
+
+
+def _base_type(prop: dict[str, Any]) -> str | None:
+    types = [t for t in _types(prop) if t != "null"]
     return types[0] if len(types) == 1 else None
 
 
@@ -35,8 +38,7 @@ def is_json(name: str, prop: dict[str, Any]) -> bool:
     object (custom variables, audit metadata) would add a column per user-defined key, and a nullable one
     is mostly absent, which leaves dlt nothing to infer its columns from.
     """
-    declared = prop.get("type")
-    types = [declared] if isinstance(declared, str) else list(declared or [])
+    types = _types(prop)
     if not {"object", "array"} & set(types):
         return False
     free_form = "properties" not in prop and "properties" not in prop.get("items", {})
@@ -192,6 +194,17 @@ def resource_columns(endpoint: Endpoint, shared: bool) -> dict[str, dict[str, An
         columns["workspace_id"] = {"name": "workspace_id", "data_type": "text", "nullable": False}
         columns["workspace_name"] = {"name": "workspace_name", "data_type": "text", "nullable": True}
     return columns
+
+
+def child_table_fields(endpoint: Endpoint) -> tuple[str, ...]:
+    """Lists that dlt stores as child tables (not JSON). A null one is dropped from its item: it means what an
+    empty list means (no child rows), and left in it would be a root column dlt can never type, which it
+    warns about on every run."""
+    return tuple(
+        name
+        for name, prop in _stored_fields(endpoint)
+        if "array" in _types(spec.resolve(prop)) and not is_json(name, spec.resolve(prop))
+    )
 
 
 def timestamp_fields(endpoint: Endpoint) -> tuple[str, ...]:

@@ -6,9 +6,10 @@ standard parser. `needs_cleaning` tells from the JSON text whether a page needs 
 
 Every resource passes its pages through `ItemPreparer.prepare`: NUL characters (Postgres rejects them) are
 removed, lone surrogates (no UTF-8 encoder takes them) become U+FFFD, empty-string dates (the API's "no
-date") become null. Items that cannot be loaded go to
-`_rejected` (see `rejected_rows`) instead of being dropped or failing the load: not an object, no key, a key
-that is an object or a list, a number beyond 64 bits, nesting deeper than dlt writes.
+date") become null, null lists that dlt stores as child tables are left out (`child_table_fields`). Items
+that cannot be loaded go to `_rejected` (see `rejected_rows`) instead of being dropped or failing the load:
+not an object, no key, a key that is an object or a list, a number beyond 64 bits, nesting deeper than dlt
+writes.
 """
 
 import hashlib
@@ -22,7 +23,7 @@ import dlt
 import orjson
 
 from . import settings
-from .columns import timestamp_fields
+from .columns import child_table_fields, timestamp_fields
 from .endpoints import Endpoint
 from .merging import merge_disposition
 
@@ -137,6 +138,7 @@ class ItemPreparer:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
         self._timestamps = timestamp_fields(endpoint)
+        self._lists = child_table_fields(endpoint)
 
     def prepare(
         self, items: list[Any], needs_a_closer_look: bool
@@ -166,6 +168,9 @@ class ItemPreparer:
             for name in self._timestamps:
                 if item.get(name) == "":
                     item[name] = None
+            for name in self._lists:
+                if name in item and item[name] is None:
+                    del item[name]
             good.append((original, item))
         try:  # what dlt does next, in one fast call; strict: an integer beyond 53 bits needs a closer look
             orjson.dumps([item for _, item in good], option=orjson.OPT_STRICT_INTEGER)
