@@ -200,11 +200,8 @@ def child_table_fields(endpoint: Endpoint) -> tuple[str, ...]:
     """Lists that dlt stores as child tables (not JSON). A null one is dropped from its item: it means what an
     empty list means (no child rows), and left in it would be a root column dlt can never type, which it
     warns about on every run."""
-    return tuple(
-        name
-        for name, prop in _stored_fields(endpoint)
-        if "array" in _types(spec.resolve(prop)) and not is_json(name, spec.resolve(prop))
-    )
+    resolved = ((name, spec.resolve(prop)) for name, prop in _stored_fields(endpoint))
+    return tuple(name for name, prop in resolved if "array" in _types(prop) and not is_json(name, prop))
 
 
 def timestamp_fields(endpoint: Endpoint) -> tuple[str, ...]:

@@ -7,7 +7,6 @@ tricks faults need: no answer at all (``drop``), or half a body and a closed con
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ class Response:
     action: str | None = None
     """``drop`` (close without answering) or ``truncate`` (half the body, then close)."""
     delay: float = 0.0
-    released: threading.Event | None = None
+    released: threading.Event = field(default_factory=threading.Event)
     """Set when a delayed answer may go before its ``delay`` is up."""
     clock: Callable[[], datetime] | None = None
     """The clock for the ``Date`` header (the world's)."""
@@ -132,10 +131,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         response = self.server.app(method, self.path, self.request_headers, self._read_body())
-        if response.released is not None:
+        if response.delay:
             response.released.wait(response.delay)
-        elif response.delay:
-            time.sleep(response.delay)
         if response.action == "drop":
             self.close_connection = True
         else:
