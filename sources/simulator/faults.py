@@ -6,15 +6,14 @@ requests are counted; the first ``after_requests`` are spared, then the fault fi
 (or with ``probability``, from a seeded RNG; neither means every request).
 When several faults match, the first one added that fires wins.
 
-Kinds: ``status`` (error body with ``status``, default 500), ``rate_limit`` (429, optional
-``Retry-After``), ``slow`` (answer normally after ``delay`` seconds, or as soon as the test calls
-``release()`` or ``Faults.clear()``: a long delay holds a sync mid-walk for as long as a test needs, on
-any machine), ``drop`` (close the connection
-without a response), ``truncate`` (headers and half the body, then close), ``invalid_json`` (200 with a
-body that is not JSON), ``error_200`` (200 with ``{"error": "ACC_AUTH_ERROR"}`` or ``body``),
-``repeat_item`` (the page starts with the previous page's last item again), ``rewrite`` (the normal
-answer's body bytes passed through ``body``, a callable: bad data the generator never makes, such as items
-without their key or JSON text with lone UTF-16 surrogates).
+Kinds: ``status`` (error body with ``status``, default 500), ``rate_limit`` (429, optional ``Retry-After``),
+``slow`` (answer normally after ``delay`` seconds, or as soon as the test calls ``release()`` or
+``Faults.clear()``: a long delay holds a sync mid-walk for as long as a test needs, on any machine), ``drop``
+(close the connection without a response), ``truncate`` (headers and half the body, then close),
+``invalid_json`` (200 with a body that is not JSON), ``error_200`` (200 with ``{"error": "ACC_AUTH_ERROR"}``
+or ``body``), ``repeat_item`` (the page starts with the previous page's last item again), ``rewrite`` (the
+normal answer's body bytes passed through ``body``, a callable: bad data the generator never makes, such as
+items without their key or JSON text with lone UTF-16 surrogates).
 """
 
 import fnmatch

@@ -19,6 +19,10 @@ from .errors import reason
 JSON = "application/json; charset=utf-8"
 
 
+NEVER_RELEASED = threading.Event()
+"""What an answer without a fault waits on: never set, so a delay runs its course."""
+
+
 @dataclass
 class Response:
     status: int
@@ -28,8 +32,8 @@ class Response:
     action: str | None = None
     """``drop`` (close without answering) or ``truncate`` (half the body, then close)."""
     delay: float = 0.0
-    released: threading.Event = field(default_factory=threading.Event)
-    """Set when a delayed answer may go before its ``delay`` is up."""
+    released: threading.Event = NEVER_RELEASED
+    """Set when a delayed answer may go before its ``delay`` is up (a slow fault's own event)."""
     clock: Callable[[], datetime] | None = None
     """The clock for the ``Date`` header (the world's)."""
     fault: str | None = None
